@@ -1,0 +1,67 @@
+// Checking a plugin against the fp64 reference: the tolerances, the comparison and the
+// standard set of cases `attnbench validate` runs.
+#pragma once
+
+#include <attnbench/abi.h>
+#include <attnbench/core/loaded_plugin.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnbench {
+
+// |got - ref| <= atol + rtol * |ref| for every element, and no NaN.
+struct Tolerance {
+  double atol = 0;
+  double rtol = 0;
+};
+
+// Per output dtype: a few units of its rounding error, since the output itself is rounded
+// to it and fp16/bf16 kernels also round the softmax weights before the value product.
+Tolerance tolerance_for(int32_t dtype);
+
+struct Comparison {
+  double max_abs_error = 0;
+  double rel_l2_error = 0;     // ||got - ref|| / ||ref||
+  std::size_t violations = 0;  // elements outside the tolerance (NaN counts)
+  std::size_t elements = 0;
+  bool passed() const { return violations == 0 && elements > 0; }
+};
+
+Comparison compare(const std::vector<float>& got, const std::vector<double>& ref, Tolerance tol);
+
+// A problem with every struct field set; max_* are the bounds calls will stay within.
+AttnbProblem make_problem(AttnbDevice device, int32_t dtype, int32_t num_q_heads,
+                          int32_t num_kv_heads, int32_t head_dim, bool causal, int32_t window,
+                          int32_t max_batch, int32_t max_q_tokens, int32_t max_kv_len,
+                          int32_t page_size = 16);
+
+// One call shape: sequence b has kv_lens[b] tokens after the call, of which q_lens[b] are
+// new (prefill appends them and attends with them; decode has q_lens all 1).
+struct ValidationCase {
+  std::string name;
+  bool decode = false;
+  std::vector<int32_t> kv_lens;
+  std::vector<int32_t> q_lens;
+};
+
+// The cases validate runs for a configuration: a single prompt, a ragged batch with a
+// chunked-prefill sequence, and a continuous-batching decode with sequences at different
+// positions around page boundaries.
+std::vector<ValidationCase> standard_cases();
+
+struct CaseOutcome {
+  Comparison comparison;
+  Tolerance tolerance;
+  std::string error;  // non-empty when the plugin call itself failed
+  bool passed() const { return error.empty() && comparison.passed(); }
+};
+
+// Appends each sequence's cached prefix, then its new tokens, then runs the call on fresh
+// random inputs and compares the result with the reference. `problem` gives heads, dtype and
+// masks; its max_* are set from the case.
+CaseOutcome run_case(const LoadedPlugin& plugin, AttnbProblem problem, const ValidationCase& c,
+                     uint64_t seed);
+
+}  // namespace attnbench

@@ -1,0 +1,65 @@
+// attnbench: load attention plugins, check them against the fp64 reference, benchmark them.
+// Exit codes: 0 success, 1 a check or run failed, 2 bad usage or input.
+#include "cli.hpp"
+
+#include <iostream>
+
+namespace attnbench::cli {
+int run_list(const std::vector<std::string>& args);
+int run_validate(const std::vector<std::string>& args);
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"list", "show every plugin found: name, version, file, devices, dtypes, head dims, flags", &run_list},
+      {"validate", "check every plugin against the fp64 reference on fresh random inputs", &run_validate},
+  };
+  return table;
+}
+}  // namespace attnbench::cli
+
+namespace {
+
+void print_usage(std::ostream& out) {
+  out << "usage: attnbench <command> [options]\n"
+         "       attnbench <command> --help\n\n"
+         "Loads attention plugins (shared libraries) and checks and measures them uniformly.\n\n"
+         "commands:\n";
+  for (const auto& c : attnbench::cli::commands()) out << "  " << c.name << std::string(12 - std::string(c.name).size(), ' ') << c.summary << "\n";
+  out << "\nexit codes: 0 success, 1 a check or run failed, 2 bad usage or input\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace attnbench::cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    print_usage(std::cerr);
+    return kUsage;
+  }
+  const std::string name = args.front();
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(std::cout);
+    return kSuccess;
+  }
+  if (name == "--version") {
+    std::cout << "attnbench " << ATTNB_VERSION << " (plugin ABI " << ATTNB_ABI_MAJOR << "." << ATTNB_ABI_MINOR << ")\n";
+    return kSuccess;
+  }
+  for (const Command& c : commands()) {
+    if (name != c.name) continue;
+    try {
+      return c.run({args.begin() + 1, args.end()});
+    } catch (const UsageError& e) {
+      std::cerr << "attnbench " << name << ": " << e.what() << "\n";
+      return kUsage;
+    } catch (const std::exception& e) {
+      std::cerr << "attnbench " << name << ": " << e.what() << "\n";
+      return kFailure;
+    }
+  }
+  std::string names;
+  for (const Command& c : commands()) names += (names.empty() ? "" : ", ") + std::string(c.name);
+  std::cerr << "attnbench: unknown command '" << name << "' (expected one of: " << names << ")\n";
+  return kUsage;
+}

@@ -1,0 +1,103 @@
+#include "cpu_paged_attention.hpp"
+
+#include "plain_kv_layout.hpp"
+
+#include <attnbench/numeric.hpp>
+#include <attnbench/plugin.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace attnbench::plain_kv {
+
+namespace {
+
+Layout layout_of(const AttnbProblem& p, const AttnbPagedKv& cache) {
+  return {p.num_kv_heads, p.page_size, p.head_dim, cache.page_bytes, dtype_size(p.kv_cache_dtype)};
+}
+
+// Pointer to the first element of a cached K or V row.
+const void* cached_row(const AttnbPagedKv& cache, const Layout& layout, int32_t b, int64_t pos,
+                       int32_t head, bool is_v) {
+  const int32_t page = cache.page_indices_host[cache.page_indptr_host[b] + pos / layout.page_size];
+  return static_cast<const char*>(cache.pages) +
+         layout.offset(page, head, static_cast<int32_t>(pos % layout.page_size), is_v);
+}
+
+void check_cache(const AttnbProblem& p, const AttnbPagedKv* cache) {
+  if (!cache || !cache->pages) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "cache is NULL");
+  if (cache->page_bytes < plain_kv_page_bytes(p))
+    throw Error(ATTNB_ERR_OUT_OF_MEMORY, "cache pages are smaller than kv_page_bytes()");
+}
+
+}  // namespace
+
+void cpu_append(const AttnbProblem& p, const AttnbAppendArgs& a) {
+  check_cache(p, a.cache);
+  const AttnbPagedKv& cache = *a.cache;
+  const Layout layout = layout_of(p, cache);
+  const std::size_t elem = layout.elem_bytes, row = static_cast<std::size_t>(p.head_dim) * elem;
+  for (int32_t b = 0; b < cache.batch; ++b) {
+    const int64_t len = sequence_length(cache.page_indptr_host, cache.last_page_len_host, p.page_size, b);
+    const int32_t first = a.new_indptr_host[b], count = a.new_indptr_host[b + 1] - first;
+    if (count > len) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "more new tokens than the sequence holds");
+    for (int32_t i = 0; i < count; ++i) {
+      const int64_t pos = len - count + i;
+      for (int32_t h = 0; h < p.num_kv_heads; ++h) {
+        const std::size_t src = ((static_cast<std::size_t>(first) + i) * p.num_kv_heads + h) * row;
+        auto* k_dst = const_cast<void*>(cached_row(cache, layout, b, pos, h, false));
+        auto* v_dst = const_cast<void*>(cached_row(cache, layout, b, pos, h, true));
+        std::copy_n(static_cast<const char*>(a.k) + src, row, static_cast<char*>(k_dst));
+        std::copy_n(static_cast<const char*>(a.v) + src, row, static_cast<char*>(v_dst));
+      }
+    }
+  }
+}
+
+void cpu_attend(const AttnbProblem& p, const AttnbAttendArgs& a) {
+  check_cache(p, a.cache);
+  const AttnbPagedKv& cache = *a.cache;
+  const Layout layout = layout_of(p, cache);
+  const int32_t d = p.head_dim, group = p.num_q_heads / p.num_kv_heads;
+  const float scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<float> q(d), acc(d), scores;
+  for (int32_t b = 0; b < cache.batch; ++b) {
+    const int64_t kv_len = sequence_length(cache.page_indptr_host, cache.last_page_len_host, p.page_size, b);
+    const int32_t q0 = a.q_indptr_host ? a.q_indptr_host[b] : b;
+    const int32_t q_len = a.q_indptr_host ? a.q_indptr_host[b + 1] - q0 : 1;
+    if (q_len > kv_len) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "more queries than cached tokens");
+    for (int32_t i = 0; i < q_len; ++i) {
+      const int64_t pos = kv_len - q_len + i;
+      // Keys this query may see: [lo, hi). Outside the window nothing is even read.
+      const int64_t lo = first_visible(pos, p.window), hi = p.causal ? pos + 1 : kv_len;
+      for (int32_t h = 0; h < p.num_q_heads; ++h) {
+        const std::size_t q_index = (static_cast<std::size_t>(q0 + i) * p.num_q_heads + h) * d;
+        for (int32_t e = 0; e < d; ++e) q[e] = load_as_float(a.q, p.dtype, q_index + e);
+        const int32_t kvh = h / group;
+        scores.assign(static_cast<std::size_t>(hi - lo), 0.0f);
+        float max_score = -std::numeric_limits<float>::infinity();
+        for (int64_t j = lo; j < hi; ++j) {
+          const void* k = cached_row(cache, layout, b, j, kvh, false);
+          float dot = 0;
+          for (int32_t e = 0; e < d; ++e) dot += q[e] * load_as_float(k, p.kv_cache_dtype, e);
+          scores[j - lo] = dot * scale;
+          max_score = std::max(max_score, scores[j - lo]);
+        }
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        float sum = 0;
+        for (int64_t j = lo; j < hi; ++j) {
+          const float w = std::exp(scores[j - lo] - max_score);
+          sum += w;
+          const void* v = cached_row(cache, layout, b, j, kvh, true);
+          for (int32_t e = 0; e < d; ++e) acc[e] += w * load_as_float(v, p.kv_cache_dtype, e);
+        }
+        for (int32_t e = 0; e < d; ++e)
+          store_from_float(a.o, p.dtype, q_index + e, sum > 0 ? acc[e] / sum : 0.0f);
+      }
+    }
+  }
+}
+
+}  // namespace attnbench::plain_kv

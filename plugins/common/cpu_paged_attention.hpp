@@ -1,0 +1,13 @@
+// The CPU path of the plain-format plugins: readable C++ that appends tokens to pages and
+// attends over them, one query row at a time, reading only the keys each query may see.
+#pragma once
+
+#include <attnbench/abi.h>
+
+namespace attnbench::plain_kv {
+
+void cpu_append(const AttnbProblem& problem, const AttnbAppendArgs& args);
+// Prefill and decode are the same loop on the CPU: decode is one query per sequence.
+void cpu_attend(const AttnbProblem& problem, const AttnbAttendArgs& args);
+
+}  // namespace attnbench::plain_kv

@@ -1,0 +1,54 @@
+// CUDA helpers shared by the plain-format plugins: element conversions, launch checks and
+// the device-side lookups of the paged description.
+#pragma once
+
+#include "plain_kv_layout.hpp"
+
+#include <attnbench/plugin.hpp>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <string>
+
+namespace attnbench::plain_kv {
+
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_float(float x) { return x; }
+template <typename T> __device__ __forceinline__ T from_float(float x);
+template <> __device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
+
+// Index of the sequence that owns item `i` of a ragged array: the b with indptr[b] <= i <
+// indptr[b+1], by binary search (indptr has batch + 1 entries).
+__device__ __forceinline__ int32_t owner_of(const int32_t* indptr, int32_t batch, int32_t i) {
+  int32_t lo = 0, hi = batch;
+  while (hi - lo > 1) {
+    const int32_t mid = (lo + hi) / 2;
+    if (indptr[mid] <= i) lo = mid; else hi = mid;
+  }
+  return lo;
+}
+
+// Throws a device error naming `what` if the last launch failed.
+inline void check_launch(const char* what) {
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess)
+    throw Error(ATTNB_ERR_DEVICE, std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+// Calls f with a null pointer of the element type of `dtype` (fp16 or bf16).
+template <typename F>
+void dispatch_half_types(int32_t dtype, F&& f) {
+  if (dtype == ATTNB_DTYPE_F16) f(static_cast<__half*>(nullptr));
+  else if (dtype == ATTNB_DTYPE_BF16) f(static_cast<__nv_bfloat16*>(nullptr));
+  else throw Unsupported(std::string("dtype ") + dtype_name(dtype) + " has no CUDA kernel");
+}
+
+// Writes new tokens' K and V into the plain pages, quantization-free; one block per token.
+void cuda_append(const AttnbProblem& problem, const AttnbAppendArgs& args);
+
+}  // namespace attnbench::plain_kv
