@@ -1,4 +1,4 @@
-# attnbench_add_plugin(<name> SOURCES <cpp files...> [CUDA_SOURCES <cu files...>])
+# attnbench_add_plugin(<name> SOURCES <files...> [CUDA_SOURCES <cu files...>] [NO_INSTALL])
 #
 # Builds one attnbench plugin the way the host expects it: a MODULE library named
 # <name>.so, everything hidden except the entry symbol attnbench_plugin_negotiate, CUDA
@@ -12,7 +12,7 @@ include(GNUInstallDirs)
 set(_ATTNB_PLUGIN_CMAKE_DIR "${CMAKE_CURRENT_LIST_DIR}" CACHE INTERNAL "where plugin_exports.map is")
 
 function(attnbench_add_plugin name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;CUDA_SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "NO_INSTALL" "" "SOURCES;CUDA_SOURCES" ${ARGN})
   set(sources ${ARG_SOURCES})
   get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
   if(ARG_CUDA_SOURCES AND "CUDA" IN_LIST languages)
@@ -40,6 +40,8 @@ function(attnbench_add_plugin name)
   if(ATTNB_PLUGIN_OUTPUT_DIR)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${ATTNB_PLUGIN_OUTPUT_DIR}")
   endif()
-  # A fixed folder under the prefix: where the harness looks (<prefix>/lib/attnbench/plugins).
-  install(TARGETS ${name} LIBRARY DESTINATION lib/attnbench/plugins)
+  if(NOT ARG_NO_INSTALL)
+    # A fixed folder under the prefix: where the harness looks (<prefix>/lib/attnbench/plugins).
+    install(TARGETS ${name} LIBRARY DESTINATION lib/attnbench/plugins)
+  endif()
 endfunction()
