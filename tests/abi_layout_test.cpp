@@ -37,7 +37,9 @@ TEST(AbiLayout, Descriptor) {
   EXPECT_EQ(offsetof(AttnbDescriptor, max_group_size), 68u);
   EXPECT_EQ(offsetof(AttnbDescriptor, max_kv_heads), 72u);
   EXPECT_EQ(offsetof(AttnbDescriptor, flags), 76u);
-  EXPECT_EQ(sizeof(AttnbDescriptor), 80u);
+  EXPECT_EQ(offsetof(AttnbDescriptor, tunables), 80u);      // 1.1
+  EXPECT_EQ(offsetof(AttnbDescriptor, num_tunables), 88u);  // 1.1
+  EXPECT_EQ(sizeof(AttnbDescriptor), 96u);
 }
 
 TEST(AbiLayout, Problem) {
@@ -55,6 +57,7 @@ TEST(AbiLayout, Problem) {
   EXPECT_EQ(offsetof(AttnbProblem, max_batch), 48u);
   EXPECT_EQ(offsetof(AttnbProblem, max_q_tokens), 52u);
   EXPECT_EQ(offsetof(AttnbProblem, max_kv_len), 56u);
+  EXPECT_EQ(offsetof(AttnbProblem, kv_quant_mode), 60u);
   EXPECT_EQ(sizeof(AttnbProblem), 64u);
 }
 
@@ -122,7 +125,8 @@ TEST(AbiLayout, PluginApi) {
   EXPECT_EQ(offsetof(AttnbPluginApi, prefill), 72u);
   EXPECT_EQ(offsetof(AttnbPluginApi, decode), 80u);
   EXPECT_EQ(offsetof(AttnbPluginApi, last_error), 88u);
-  EXPECT_EQ(sizeof(AttnbPluginApi), 96u);
+  EXPECT_EQ(offsetof(AttnbPluginApi, set_tunable), 96u);  // 1.1
+  EXPECT_EQ(sizeof(AttnbPluginApi), 104u);
 }
 
 TEST(AbiLayout, Negotiation) {
@@ -133,9 +137,21 @@ TEST(AbiLayout, Negotiation) {
   EXPECT_EQ(sizeof(AttnbNegotiation), 24u);
 }
 
+TEST(AbiLayout, Tunable) {
+  EXPECT_EQ(offsetof(AttnbTunable, struct_size), 0u);
+  EXPECT_EQ(offsetof(AttnbTunable, name), 8u);
+  EXPECT_EQ(offsetof(AttnbTunable, description), 16u);
+  EXPECT_EQ(offsetof(AttnbTunable, values), 24u);
+  EXPECT_EQ(offsetof(AttnbTunable, num_values), 32u);
+  EXPECT_EQ(offsetof(AttnbTunable, default_value), 40u);
+  EXPECT_EQ(sizeof(AttnbTunable), 48u);
+}
+
 TEST(AbiLayout, VersionAndEnumValues) {
   EXPECT_EQ(ATTNB_ABI_MAJOR, 1);
-  EXPECT_GE(ATTNB_ABI_MINOR, 0);
+  EXPECT_EQ(ATTNB_ABI_MINOR, 1);
+  EXPECT_EQ(ATTNB_KV_QUANT_K_PER_CHANNEL, 1);
+  EXPECT_EQ(ATTNB_FLAG_K_PER_CHANNEL_SCALES, 16u);
   EXPECT_EQ(ATTNB_OK, 0);
   EXPECT_EQ(ATTNB_ERR_INTERNAL, 6);
   EXPECT_EQ(ATTNB_DEVICE_CUDA, 1);

@@ -67,6 +67,15 @@ std::string check_descriptor(const AttnbDescriptor& d) {
   if (d.max_kv_heads < 0) return "descriptor max_kv_heads must be >= 0";
   if (!(d.flags & (ATTNB_FLAG_CAUSAL | ATTNB_FLAG_NON_CAUSAL)))
     return "descriptor supports neither causal nor non-causal attention";
+  if (d.num_tunables > 0 && !d.tunables) return "descriptor counts tunables but lists none";
+  for (std::size_t i = 0; i < d.num_tunables; ++i) {
+    const AttnbTunable& t = d.tunables[i];
+    if (!t.name || !std::regex_match(t.name, name_pattern))
+      return "tunable name must match [a-z0-9_]+";
+    if (!t.values || t.num_values == 0) return std::string("tunable ") + t.name + " lists no values";
+    if (!tunable_allows(t, t.default_value))
+      return std::string("tunable ") + t.name + " default is not one of its values";
+  }
   return "";
 }
 
@@ -179,6 +188,12 @@ AttentionOp::AttentionOp(std::shared_ptr<const LoadedPlugin> plugin, AttnbOp* op
     : plugin_(std::move(plugin)), op_(op) {}
 
 AttentionOp::~AttentionOp() { plugin_->api().destroy(op_); }
+
+void AttentionOp::set_tunable(const std::string& name, int64_t value) {
+  if (!plugin_->api().set_tunable)
+    throw PluginError(ATTNB_ERR_UNSUPPORTED, plugin_->name() + ": has no tunables (ABI 1.0 plugin)");
+  plugin_->check(plugin_->api().set_tunable(op_, name.c_str(), value), "set_tunable");
+}
 
 void AttentionOp::append_kv(const AttnbAppendArgs& args) {
   plugin_->check(plugin_->api().append_kv(op_, &args), "append_kv");

@@ -54,6 +54,7 @@ AttnbProblem make_problem(AttnbDevice device, int32_t dtype, int32_t num_q_heads
   p.max_batch = max_batch;
   p.max_q_tokens = max_q_tokens;
   p.max_kv_len = max_kv_len;
+  p.kv_quant_mode = ATTNB_KV_QUANT_PER_TOKEN;
   return p;
 }
 

@@ -20,7 +20,8 @@
  *
  * Version history:
  *   1.0  negotiation, descriptor, problem, paged KV cache, append / prefill / decode,
- *        memory traffic report.
+ *        memory traffic report, KV quantization mode.
+ *   1.1  tunables (AttnbTunable, AttnbDescriptor.tunables, AttnbPluginApi.set_tunable).
  */
 #ifndef ATTNBENCH_ABI_H
 #define ATTNBENCH_ABI_H
@@ -33,7 +34,7 @@ extern "C" {
 #endif
 
 #define ATTNB_ABI_MAJOR 1
-#define ATTNB_ABI_MINOR 0
+#define ATTNB_ABI_MINOR 1
 
 /* Name of the one symbol every plugin exports (see attnbench_plugin_negotiate below). */
 #define ATTNB_ENTRY_SYMBOL "attnbench_plugin_negotiate"
@@ -72,8 +73,16 @@ typedef enum AttnbFlag {
   ATTNB_FLAG_CAUSAL = 1u << 0,         /* supports causal masking */
   ATTNB_FLAG_NON_CAUSAL = 1u << 1,     /* supports full (bidirectional) prefill */
   ATTNB_FLAG_SLIDING_WINDOW = 1u << 2, /* supports AttnbProblem.window > 0 */
-  ATTNB_FLAG_QUANTIZED_KV = 1u << 3    /* its cache stores a narrower type than Q (e.g. int8) */
+  ATTNB_FLAG_QUANTIZED_KV = 1u << 3,   /* its cache stores a narrower type than Q (e.g. int8) */
+  ATTNB_FLAG_K_PER_CHANNEL_SCALES = 1u << 4 /* accepts ATTNB_KV_QUANT_K_PER_CHANNEL */
 } AttnbFlag;
+
+/* How a quantized cache scales its values (AttnbProblem.kv_quant_mode). Ignored by
+   plugins whose cache is not quantized. */
+typedef enum AttnbKvQuantMode {
+  ATTNB_KV_QUANT_PER_TOKEN = 0,      /* one scale per token and KV head, for K and for V */
+  ATTNB_KV_QUANT_K_PER_CHANNEL = 1   /* K scaled per channel (outlier channels), V per token */
+} AttnbKvQuantMode;
 
 /* Log severities for the host's log callback. */
 typedef enum AttnbLogLevel {
@@ -102,6 +111,21 @@ typedef struct AttnbHostInfo {
 } AttnbHostInfo;
 
 /* ------------------------------------------------------------------------------------- */
+/* AttnbTunable (1.1): one knob of a plugin (a tile size, a warp count, a split count),    */
+/* with the values it may take. The host may set it per op (set_tunable) and sweep it;     */
+/* every allowed value must give the same results within the dtype's tolerance.           */
+/* ------------------------------------------------------------------------------------- */
+typedef struct AttnbTunable {
+  size_t struct_size;
+  const char* name;          /* [a-z0-9_]+, unique within the plugin */
+  const char* description;   /* one line */
+  const int64_t* values;     /* allowed values, num_values entries */
+  size_t num_values;
+  int64_t default_value;     /* one of values; used when the host sets nothing.
+                                A plugin may treat 0 as "choose for me" if it lists it */
+} AttnbTunable;
+
+/* ------------------------------------------------------------------------------------- */
 /* AttnbDescriptor: the static capabilities of a plugin, for listings and sweeps.         */
 /* Combinations that are not rectangular are decided by can_implement().                  */
 /* ------------------------------------------------------------------------------------- */
@@ -121,6 +145,9 @@ typedef struct AttnbDescriptor {
   int32_t max_group_size;    /* 0 = no limit */
   int32_t max_kv_heads;      /* 0 = no limit; MQA sets 1 */
   uint32_t flags;            /* mask of AttnbFlag */
+  /* 1.1 */
+  const AttnbTunable* tunables; /* num_tunables entries; NULL when none */
+  size_t num_tunables;
 } AttnbDescriptor;
 
 /* ------------------------------------------------------------------------------------- */
@@ -141,6 +168,7 @@ typedef struct AttnbProblem {
   int32_t max_batch;         /* bounds for workspace sizing: sequences per call */
   int32_t max_q_tokens;      /* query tokens per call, summed over the batch */
   int32_t max_kv_len;        /* longest sequence (cached tokens) */
+  int32_t kv_quant_mode;     /* AttnbKvQuantMode; 0 (per token) for unquantized caches */
 } AttnbProblem;
 
 /* ------------------------------------------------------------------------------------- */
@@ -265,6 +293,10 @@ typedef struct AttnbPluginApi {
   /* Message of the last failed call on this thread; owned by the plugin, valid until the
      next call into the plugin on this thread. Never NULL. */
   const char* (*last_error)(void);
+
+  /* 1.1: set tunable `name` (one of the descriptor's) to `value` (one of its values) for
+     the calls that follow on `op`. ATTNB_ERR_INVALID_ARGUMENT for an unknown name or value. */
+  AttnbStatus (*set_tunable)(AttnbOp* op, const char* name, int64_t value);
 } AttnbPluginApi;
 
 /* ------------------------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 //     void append_kv(const AttnbAppendArgs& a);
 //     void prefill(const AttnbAttendArgs& a);
 //     void decode(const AttnbAttendArgs& a);
+//     void set_tunable(const char* name, int64_t value);  // only if the descriptor lists any
 //   };
 //   ATTNB_PLUGIN(MyAttention)
 //
@@ -89,6 +90,10 @@ class PluginBase {
   static AttnbTraffic decode_traffic(const AttnbProblem& p, int64_t kv_len) {
     return plain_decode_traffic(p, kv_len);
   }
+  // A plugin that declares tunables hides this with its own; reaching it is a bug.
+  void set_tunable(const char* name, int64_t) {
+    throw Error(ATTNB_ERR_INTERNAL, std::string("tunable '") + name + "' declared but not handled");
+  }
 };
 
 namespace detail {
@@ -125,10 +130,26 @@ AttnbStatus guarded(Body&& body) noexcept {
   }
 }
 
-inline void require_struct(const void* s, std::size_t size, std::size_t needed, const char* what) {
-  if (s == nullptr) throw Error(ATTNB_ERR_INVALID_ARGUMENT, std::string(what) + " is NULL");
-  if (size < needed)
+// Reads a host struct into a zeroed one of ours, never past the host's struct_size: a host
+// built against an older minor passes a shorter struct, and its missing tail reads as zero.
+template <typename S>
+S read_struct(const S* in, std::size_t oldest_size, const char* what) {
+  if (in == nullptr) throw Error(ATTNB_ERR_INVALID_ARGUMENT, std::string(what) + " is NULL");
+  if (in->struct_size < oldest_size)
     throw Error(ATTNB_ERR_INVALID_ARGUMENT, std::string(what) + ".struct_size too small");
+  S out{};
+  std::memcpy(static_cast<void*>(&out), in, std::min(in->struct_size, sizeof(S)));
+  out.struct_size = sizeof(S);
+  return out;
+}
+
+// Sizes of the structs in ABI 1.0, the oldest minor this helper serves.
+constexpr std::size_t kProblemSize_1_0 = sizeof(AttnbProblem);
+constexpr std::size_t kAppendArgsSize_1_0 = sizeof(AttnbAppendArgs);
+constexpr std::size_t kAttendArgsSize_1_0 = sizeof(AttnbAttendArgs);
+
+inline AttnbProblem read_problem(const AttnbProblem* p) {
+  return read_struct(p, kProblemSize_1_0, "problem");
 }
 
 template <typename T>
@@ -137,37 +158,37 @@ struct Adapter {
 
   static AttnbStatus can_implement(const AttnbProblem* p) noexcept {
     return guarded([&] {
-      require_struct(p, p ? p->struct_size : 0, sizeof(AttnbProblem), "problem");
-      const std::string reason = problem_outside_descriptor(T::descriptor(), *p);
+      const AttnbProblem problem = read_problem(p);
+      const std::string reason = problem_outside_descriptor(T::descriptor(), problem);
       if (!reason.empty()) throw Unsupported(reason);
-      T::can_implement(*p);
+      T::can_implement(problem);
     });
   }
 
   static AttnbStatus kv_page_bytes(const AttnbProblem* p, std::size_t* bytes) noexcept {
     return guarded([&] {
-      require_struct(p, p ? p->struct_size : 0, sizeof(AttnbProblem), "problem");
+      const AttnbProblem problem = read_problem(p);
       if (!bytes) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "bytes is NULL");
-      *bytes = T::kv_page_bytes(*p);
+      *bytes = T::kv_page_bytes(problem);
     });
   }
 
   static AttnbStatus workspace_bytes(const AttnbProblem* p, std::size_t* bytes) noexcept {
     return guarded([&] {
-      require_struct(p, p ? p->struct_size : 0, sizeof(AttnbProblem), "problem");
+      const AttnbProblem problem = read_problem(p);
       if (!bytes) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "bytes is NULL");
-      *bytes = T::workspace_bytes(*p);
+      *bytes = T::workspace_bytes(problem);
     });
   }
 
   static AttnbStatus decode_traffic(const AttnbProblem* p, int64_t kv_len,
                                     AttnbTraffic* out) noexcept {
     return guarded([&] {
-      require_struct(p, p ? p->struct_size : 0, sizeof(AttnbProblem), "problem");
+      const AttnbProblem problem = read_problem(p);
       if (!out) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "traffic is NULL");
       // Write no more than the host's struct holds.
       const std::size_t host_size = out->struct_size;
-      AttnbTraffic t = T::decode_traffic(*p, kv_len);
+      AttnbTraffic t = T::decode_traffic(problem, kv_len);
       t.struct_size = host_size < sizeof(t) ? host_size : sizeof(t);
       std::memcpy(static_cast<void*>(out), &t, t.struct_size);
     });
@@ -175,13 +196,13 @@ struct Adapter {
 
   static AttnbStatus create(const AttnbProblem* p, AttnbOp** op) noexcept {
     return guarded([&] {
-      require_struct(p, p ? p->struct_size : 0, sizeof(AttnbProblem), "problem");
+      const AttnbProblem problem = read_problem(p);
       if (!op) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "op is NULL");
       *op = nullptr;
-      const std::string reason = problem_outside_descriptor(T::descriptor(), *p);
+      const std::string reason = problem_outside_descriptor(T::descriptor(), problem);
       if (!reason.empty()) throw Unsupported(reason);
-      T::can_implement(*p);
-      *op = reinterpret_cast<AttnbOp*>(new T(*p));
+      T::can_implement(problem);
+      *op = reinterpret_cast<AttnbOp*>(new T(problem));
     });
   }
 
@@ -192,34 +213,45 @@ struct Adapter {
   static AttnbStatus append_kv(AttnbOp* op, const AttnbAppendArgs* a) noexcept {
     return guarded([&] {
       if (!op) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "op is NULL");
-      require_struct(a, a ? a->struct_size : 0, sizeof(AttnbAppendArgs), "append args");
-      reinterpret_cast<T*>(op)->append_kv(*a);
+      reinterpret_cast<T*>(op)->append_kv(read_struct(a, kAppendArgsSize_1_0, "append args"));
     });
   }
 
   static AttnbStatus prefill(AttnbOp* op, const AttnbAttendArgs* a) noexcept {
     return guarded([&] {
       if (!op) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "op is NULL");
-      require_struct(a, a ? a->struct_size : 0, sizeof(AttnbAttendArgs), "attend args");
-      reinterpret_cast<T*>(op)->prefill(*a);
+      reinterpret_cast<T*>(op)->prefill(read_struct(a, kAttendArgsSize_1_0, "attend args"));
     });
   }
 
   static AttnbStatus decode(AttnbOp* op, const AttnbAttendArgs* a) noexcept {
     return guarded([&] {
       if (!op) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "op is NULL");
-      require_struct(a, a ? a->struct_size : 0, sizeof(AttnbAttendArgs), "attend args");
-      reinterpret_cast<T*>(op)->decode(*a);
+      reinterpret_cast<T*>(op)->decode(read_struct(a, kAttendArgsSize_1_0, "attend args"));
     });
   }
 
   static const char* last_error() noexcept { return last_error_slot().c_str(); }
 
+  // Only names and values the descriptor declares reach the plugin's set_tunable.
+  static AttnbStatus set_tunable(AttnbOp* op, const char* name, int64_t value) noexcept {
+    return guarded([&] {
+      if (!op || !name) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "op or name is NULL");
+      const AttnbTunable* tunable = find_tunable(T::descriptor(), name);
+      if (!tunable)
+        throw Error(ATTNB_ERR_INVALID_ARGUMENT, std::string("no tunable named '") + name + "'");
+      if (!tunable_allows(*tunable, value))
+        throw Error(ATTNB_ERR_INVALID_ARGUMENT, std::string("tunable '") + name +
+                                                    "' does not allow " + std::to_string(value));
+      reinterpret_cast<T*>(op)->set_tunable(name, value);
+    });
+  }
+
   static const AttnbPluginApi* api() noexcept {
     static const AttnbPluginApi table = {
         sizeof(AttnbPluginApi), &descriptor, &can_implement, &kv_page_bytes, &workspace_bytes,
         &decode_traffic,        &create,     &destroy,       &append_kv,     &prefill,
-        &decode,                &last_error};
+        &decode,                &last_error, &set_tunable};
     return &table;
   }
 

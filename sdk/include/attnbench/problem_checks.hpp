@@ -30,6 +30,18 @@ inline std::string dtypes_text(uint32_t mask) {
   return text.empty() ? "none" : text;
 }
 
+inline const AttnbTunable* find_tunable(const AttnbDescriptor& d, const std::string& name) {
+  for (std::size_t i = 0; d.tunables && i < d.num_tunables; ++i)
+    if (d.tunables[i].name && name == d.tunables[i].name) return &d.tunables[i];
+  return nullptr;
+}
+
+inline bool tunable_allows(const AttnbTunable& t, int64_t value) {
+  for (std::size_t i = 0; i < t.num_values; ++i)
+    if (t.values[i] == value) return true;
+  return false;
+}
+
 // Returns "" when `p` is well formed and inside what `d` declares, else the reason.
 inline std::string problem_outside_descriptor(const AttnbDescriptor& d, const AttnbProblem& p) {
   if (p.device != ATTNB_DEVICE_CPU && p.device != ATTNB_DEVICE_CUDA)
@@ -63,6 +75,11 @@ inline std::string problem_outside_descriptor(const AttnbDescriptor& d, const At
     return "sliding window not supported";
   if (p.causal && !(d.flags & ATTNB_FLAG_CAUSAL)) return "causal masking not supported";
   if (!p.causal && !(d.flags & ATTNB_FLAG_NON_CAUSAL)) return "non-causal attention not supported";
+  if (p.kv_cache_dtype == ATTNB_DTYPE_INT8 && p.kv_quant_mode == ATTNB_KV_QUANT_K_PER_CHANNEL &&
+      !(d.flags & ATTNB_FLAG_K_PER_CHANNEL_SCALES))
+    return "per-channel K scales not supported";
+  if (p.kv_quant_mode != ATTNB_KV_QUANT_PER_TOKEN && p.kv_quant_mode != ATTNB_KV_QUANT_K_PER_CHANNEL)
+    return "unknown kv_quant_mode " + std::to_string(p.kv_quant_mode);
   if (p.max_batch <= 0 || p.max_q_tokens <= 0 || p.max_kv_len <= 0)
     return "max_batch, max_q_tokens and max_kv_len must be positive";
   return "";

@@ -68,6 +68,8 @@ class AttentionOp {
   AttentionOp(const AttentionOp&) = delete;
   AttentionOp& operator=(const AttentionOp&) = delete;
 
+  // Sets one of the descriptor's tunables for the calls that follow (ABI 1.1 plugins).
+  void set_tunable(const std::string& name, int64_t value);
   void append_kv(const AttnbAppendArgs& args);
   void prefill(const AttnbAttendArgs& args);
   void decode(const AttnbAttendArgs& args);
