@@ -124,6 +124,7 @@ int run_validate(const std::vector<std::string>& args) {
             for (const Mask& mask : masks_for(d)) {
               AttnbProblem problem = make_problem(dev, dtype, q_heads, kv_heads, hd, mask.causal,
                                                   mask.window, 1, 1, 1, page_size);
+              problem.kv_cache_dtype = kv_cache_dtype_for(d, dtype);
               if (!problem_outside_descriptor(d, problem).empty()) continue;  // not declared
               const std::string heads = std::to_string(q_heads) + "/" + std::to_string(kv_heads);
               const std::string why = plugin->why_not(problem);

@@ -52,8 +52,7 @@ class PluginCorrectness : public testing::TestWithParam<Target> {
         for (int32_t kv_heads : {8, 4, 2, 1})
           for (int32_t window : {0, 1, 5, 1000}) {
             AttnbProblem p = make_problem(dev, dtype, 8, kv_heads, d.head_dims[i], true, window, 1, 1, 1);
-            if (d.kv_cache_dtypes & ATTNB_BIT(ATTNB_DTYPE_INT8) && !(d.kv_cache_dtypes & ATTNB_BIT(dtype)))
-              p.kv_cache_dtype = ATTNB_DTYPE_INT8;
+            p.kv_cache_dtype = kv_cache_dtype_for(d, dtype);
             if (plugin_->why_not(p).empty()) out.push_back(p);
           }
     return out;

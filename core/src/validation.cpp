@@ -58,6 +58,12 @@ AttnbProblem make_problem(AttnbDevice device, int32_t dtype, int32_t num_q_heads
   return p;
 }
 
+int32_t kv_cache_dtype_for(const AttnbDescriptor& d, int32_t dtype) {
+  if (d.kv_cache_dtypes & ATTNB_BIT(dtype)) return dtype;
+  if (d.kv_cache_dtypes & ATTNB_BIT(ATTNB_DTYPE_INT8)) return ATTNB_DTYPE_INT8;
+  return dtype;
+}
+
 std::vector<ValidationCase> standard_cases() {
   return {
       {"prefill single prompt", false, {37}, {37}},

@@ -37,6 +37,10 @@ AttnbProblem make_problem(AttnbDevice device, int32_t dtype, int32_t num_q_heads
                           int32_t max_batch, int32_t max_q_tokens, int32_t max_kv_len,
                           int32_t page_size = 16);
 
+// The cache dtype a plugin stores for queries of `dtype`: the same dtype when it can, else
+// its quantized format (int8) when it declares one.
+int32_t kv_cache_dtype_for(const AttnbDescriptor& d, int32_t dtype);
+
 // One call shape: sequence b has kv_lens[b] tokens after the call, of which q_lens[b] are
 // new (prefill appends them and attends with them; decode has q_lens all 1).
 struct ValidationCase {
