@@ -1,0 +1,47 @@
+#include <attnbench/core/provenance.hpp>
+
+#include <attnbench/core/device.hpp>
+#include <attnbench/core/loaded_plugin.hpp>
+
+#include <ctime>
+
+#ifndef ATTNB_GIT_COMMIT
+#define ATTNB_GIT_COMMIT "unknown"
+#endif
+
+namespace attnbench {
+
+Provenance make_provenance(const std::vector<std::string>& args) {
+  const DeviceInfo& d = detect_device();
+  Provenance p;
+  p.device = d.name;
+  p.driver = d.driver;
+  p.commit = ATTNB_GIT_COMMIT;
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  p.date = date;
+  for (const std::string& a : args) p.command_line += (p.command_line.empty() ? "" : " ") + a;
+  return p;
+}
+
+Provenance make_provenance(int argc, char** argv) {
+  return make_provenance(std::vector<std::string>(argv, argv + argc));
+}
+
+std::vector<std::string> provenance_columns() {
+  return {"plugin", "plugin_version", "plugin_hash", "device", "driver", "commit", "date", "command"};
+}
+
+std::vector<std::string> provenance_values(const Provenance& p, const LoadedPlugin* plugin) {
+  return {plugin ? plugin->name() : "",
+          plugin ? plugin->descriptor().version : "",
+          plugin ? plugin->file_hash() : "",
+          p.device,
+          p.driver,
+          p.commit,
+          p.date,
+          p.command_line};
+}
+
+}  // namespace attnbench
