@@ -1,18 +1,25 @@
 # attnbench_add_plugin(<name> SOURCES <files...> [CUDA_SOURCES <cu files...>] [NO_INSTALL])
 #
 # Builds one attnbench plugin the way the host expects it: a MODULE library named
-# <name>.so, everything hidden except the entry symbol attnbench_plugin_negotiate, CUDA
-# sources compiled (and ATTNB_WITH_CUDA defined) only when the CUDA language is enabled,
-# with the CUDA runtime linked statically so the .so carries no runtime dependency.
-# Output goes to ATTNB_PLUGIN_OUTPUT_DIR when set; `install` puts it in
-# ${CMAKE_INSTALL_LIBDIR}/attnbench/plugins.
+# <name>.so, everything hidden except the entry symbol attnbench_plugin_negotiate (hidden
+# visibility plus a linker version script), CUDA sources compiled (and ATTNB_WITH_CUDA
+# defined) only when the calling project enabled the CUDA language, with the CUDA runtime
+# linked statically so the .so carries no runtime dependency. `install` puts the plugin in
+# ${CMAKE_INSTALL_PREFIX}/lib/attnbench/plugins, where an attnbench installed to the same
+# prefix looks; NO_INSTALL leaves it out of the install.
+#
+# Used in the attnbench tree (sdk/CMakeLists.txt includes it; ATTNB_PLUGIN_OUTPUT_DIR, set
+# only there, collects every plugin in one folder) and installed with the attnbench_sdk
+# package (find_package(attnbench_sdk) includes it; the .so lands in the build folder).
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 
-set(_ATTNB_PLUGIN_CMAKE_DIR "${CMAKE_CURRENT_LIST_DIR}" CACHE INTERNAL "where plugin_exports.map is")
-
 function(attnbench_add_plugin name)
   cmake_parse_arguments(ARG "NO_INSTALL" "" "SOURCES;CUDA_SOURCES" ${ARGN})
+  if(ARG_UNPARSED_ARGUMENTS OR NOT ARG_SOURCES)
+    message(FATAL_ERROR "attnbench_add_plugin(${name} ...): expected SOURCES <files...> "
+                        "[CUDA_SOURCES <cu files...>] [NO_INSTALL], got: ${ARGN}")
+  endif()
   set(sources ${ARG_SOURCES})
   get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
   if(ARG_CUDA_SOURCES AND "CUDA" IN_LIST languages)
@@ -24,12 +31,13 @@ function(attnbench_add_plugin name)
   set_target_properties(${name} PROPERTIES
     PREFIX ""
     OUTPUT_NAME ${name}
+    C_VISIBILITY_PRESET hidden
     CXX_VISIBILITY_PRESET hidden
     CUDA_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
     POSITION_INDEPENDENT_CODE ON)
   target_link_options(${name} PRIVATE
-    "LINKER:--version-script=${_ATTNB_PLUGIN_CMAKE_DIR}/plugin_exports.map"
+    "LINKER:--version-script=${CMAKE_CURRENT_FUNCTION_LIST_DIR}/plugin_exports.map"
     "LINKER:--no-undefined")
   if(with_cuda)
     find_package(CUDAToolkit REQUIRED)
