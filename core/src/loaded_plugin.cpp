@@ -1,6 +1,7 @@
 #include <attnbench/core/loaded_plugin.hpp>
 
 #include <attnbench/core/device.hpp>
+#include <attnbench/core/hot_path_allocations.hpp>
 #include <attnbench/problem_checks.hpp>
 
 #include <boost/dll/shared_library.hpp>
@@ -196,12 +197,15 @@ void AttentionOp::set_tunable(const std::string& name, int64_t value) {
 }
 
 void AttentionOp::append_kv(const AttnbAppendArgs& args) {
+  const HotPathCall hot(HotPathKind::kAppendKv);  // counted by `attnbench check`
   plugin_->check(plugin_->api().append_kv(op_, &args), "append_kv");
 }
 void AttentionOp::prefill(const AttnbAttendArgs& args) {
+  const HotPathCall hot(HotPathKind::kPrefill);  // counted by `attnbench check`
   plugin_->check(plugin_->api().prefill(op_, &args), "prefill");
 }
 void AttentionOp::decode(const AttnbAttendArgs& args) {
+  const HotPathCall hot(HotPathKind::kDecode);  // counted by `attnbench check`
   plugin_->check(plugin_->api().decode(op_, &args), "decode");
 }
 

@@ -34,6 +34,7 @@ class AttentionSession {
 
   const std::vector<int64_t>& lengths() const { return table_.lengths; }
   const AttnbProblem& problem() const { return problem_; }
+  AttentionOp& op() { return *op_; }  // e.g. to set tunables before the calls
   int64_t pages_in_use() const { return num_pages_ - static_cast<int64_t>(free_pages_.size()); }
 
  private:

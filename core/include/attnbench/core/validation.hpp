@@ -65,7 +65,13 @@ struct CaseOutcome {
 // Appends each sequence's cached prefix, then its new tokens, then runs the call on fresh
 // random inputs and compares the result with the reference. `problem` gives heads, dtype and
 // masks; its max_* are set from the case.
+// A tunable (ABI 1.1) set on the op before the case's calls.
+struct TunableSetting {
+  std::string name;
+  int64_t value = 0;
+};
+
 CaseOutcome run_case(const LoadedPlugin& plugin, AttnbProblem problem, const ValidationCase& c,
-                     uint64_t seed);
+                     uint64_t seed, const std::vector<TunableSetting>& tunables = {});
 
 }  // namespace attnbench
