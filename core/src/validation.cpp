@@ -73,7 +73,7 @@ std::vector<ValidationCase> standard_cases() {
 }
 
 CaseOutcome run_case(const LoadedPlugin& plugin, AttnbProblem problem, const ValidationCase& c,
-                     uint64_t seed, const std::vector<TunableSetting>& tunables) {
+                     uint64_t seed, const std::vector<std::pair<std::string, int64_t>>& tunables) {
   CaseOutcome outcome;
   outcome.tolerance = tolerance_for(problem.dtype);
   try {
@@ -84,7 +84,7 @@ CaseOutcome run_case(const LoadedPlugin& plugin, AttnbProblem problem, const Val
     int64_t pages = 0;
     for (int32_t len : c.kv_lens) pages += pages_for(len, problem.page_size);
     AttentionSession session(plugin, problem, pages + 3, seed);
-    for (const TunableSetting& t : tunables) session.op().set_tunable(t.name, t.value);
+    for (const auto& [name, value] : tunables) session.op().set_tunable(name, value);
 
     std::mt19937_64 rng(seed);
     const std::size_t kv_row = static_cast<std::size_t>(problem.num_kv_heads) * problem.head_dim;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attnbench {
@@ -65,13 +66,8 @@ struct CaseOutcome {
 // Appends each sequence's cached prefix, then its new tokens, then runs the call on fresh
 // random inputs and compares the result with the reference. `problem` gives heads, dtype and
 // masks; its max_* are set from the case.
-// A tunable (ABI 1.1) set on the op before the case's calls.
-struct TunableSetting {
-  std::string name;
-  int64_t value = 0;
-};
-
+// `tunables` (ABI 1.1, name and value) are set on the op before the case's calls.
 CaseOutcome run_case(const LoadedPlugin& plugin, AttnbProblem problem, const ValidationCase& c,
-                     uint64_t seed, const std::vector<TunableSetting>& tunables = {});
+                     uint64_t seed, const std::vector<std::pair<std::string, int64_t>>& tunables = {});
 
 }  // namespace attnbench
