@@ -7,11 +7,13 @@
 namespace attnbench::cli {
 int run_list(const std::vector<std::string>& args);
 int run_validate(const std::vector<std::string>& args);
+int run_check(const std::vector<std::string>& args);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"list", "show every plugin found: name, version, file, devices, dtypes, head dims, flags", &run_list},
       {"validate", "check every plugin against the fp64 reference on fresh random inputs", &run_validate},
+      {"check", "conformance suite for one plugin file: negotiation, honesty, correctness, no hot-path allocation", &run_check},
   };
   return table;
 }
