@@ -143,7 +143,8 @@ TEST_P(PluginCorrectness, RefusesWhatItCannotDoWithAReason) {
   p = make_problem(GetParam().device, dtype, 4, 4, 72, true, 0, 1, 1, 1);
   EXPECT_NE(plugin_->why_not(p).find("head_dim 72"), std::string::npos);
   if (!(d.flags & ATTNB_FLAG_SLIDING_WINDOW)) {
-    p = make_problem(GetParam().device, dtype, 4, 4, d.head_dims[0], true, 8, 1, 1, 1);
+    const int32_t kv_heads = d.max_kv_heads > 0 ? d.max_kv_heads : 4;  // MQA allows one
+    p = make_problem(GetParam().device, dtype, 4, kv_heads, d.head_dims[0], true, 8, 1, 1, 1);
     EXPECT_NE(plugin_->why_not(p).find("sliding window not supported"), std::string::npos);
   }
   // And create() refuses the same way rather than reaching a kernel.

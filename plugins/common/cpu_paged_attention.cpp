@@ -62,7 +62,9 @@ void cpu_attend(const AttnbProblem& p, const AttnbAttendArgs& a) {
   const Layout layout = layout_of(p, cache);
   const int32_t d = p.head_dim, group = p.num_q_heads / p.num_kv_heads;
   const float scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(d));
-  std::vector<float> q(d), acc(d), scores;
+  // Per query head of the group: its query, scores, running max and sum, and output row.
+  std::vector<float> q(static_cast<std::size_t>(group) * d), acc(q.size()), row(d), scores;
+  std::vector<float> max_score(group), sum(group);
   for (int32_t b = 0; b < cache.batch; ++b) {
     const int64_t kv_len = sequence_length(cache.page_indptr_host, cache.last_page_len_host, p.page_size, b);
     const int32_t q0 = a.q_indptr_host ? a.q_indptr_host[b] : b;
@@ -72,29 +74,40 @@ void cpu_attend(const AttnbProblem& p, const AttnbAttendArgs& a) {
       const int64_t pos = kv_len - q_len + i;
       // Keys this query may see: [lo, hi). Outside the window nothing is even read.
       const int64_t lo = first_visible(pos, p.window), hi = p.causal ? pos + 1 : kv_len;
-      for (int32_t h = 0; h < p.num_q_heads; ++h) {
-        const std::size_t q_index = (static_cast<std::size_t>(q0 + i) * p.num_q_heads + h) * d;
-        for (int32_t e = 0; e < d; ++e) q[e] = load_as_float(a.q, p.dtype, q_index + e);
-        const int32_t kvh = h / group;
-        scores.assign(static_cast<std::size_t>(hi - lo), 0.0f);
-        float max_score = -std::numeric_limits<float>::infinity();
+      const std::size_t n = static_cast<std::size_t>(hi - lo);
+      // One KV head at a time with all the query heads of its group, so each cached K and V
+      // row is read once per group, as the grouped CUDA kernel does (group 1 is plain MHA).
+      for (int32_t kvh = 0; kvh < p.num_kv_heads; ++kvh) {
+        const std::size_t q_index = (static_cast<std::size_t>(q0 + i) * p.num_q_heads + kvh * group) * d;
+        for (std::size_t e = 0; e < q.size(); ++e) q[e] = load_as_float(a.q, p.dtype, q_index + e);
+        scores.assign(group * n, 0.0f);
+        std::fill(max_score.begin(), max_score.end(), -std::numeric_limits<float>::infinity());
         for (int64_t j = lo; j < hi; ++j) {
           const void* k = cached_row(cache, layout, b, j, kvh, false);
-          float dot = 0;
-          for (int32_t e = 0; e < d; ++e) dot += q[e] * load_as_float(k, p.kv_cache_dtype, e);
-          scores[j - lo] = dot * scale;
-          max_score = std::max(max_score, scores[j - lo]);
+          for (int32_t e = 0; e < d; ++e) row[e] = load_as_float(k, p.kv_cache_dtype, e);
+          for (int32_t g = 0; g < group; ++g) {
+            float dot = 0;
+            for (int32_t e = 0; e < d; ++e) dot += q[g * d + e] * row[e];
+            float& s = scores[g * n + (j - lo)];
+            s = dot * scale;
+            max_score[g] = std::max(max_score[g], s);
+          }
         }
         std::fill(acc.begin(), acc.end(), 0.0f);
-        float sum = 0;
+        std::fill(sum.begin(), sum.end(), 0.0f);
         for (int64_t j = lo; j < hi; ++j) {
-          const float w = std::exp(scores[j - lo] - max_score);
-          sum += w;
           const void* v = cached_row(cache, layout, b, j, kvh, true);
-          for (int32_t e = 0; e < d; ++e) acc[e] += w * load_as_float(v, p.kv_cache_dtype, e);
+          for (int32_t e = 0; e < d; ++e) row[e] = load_as_float(v, p.kv_cache_dtype, e);
+          for (int32_t g = 0; g < group; ++g) {
+            const float w = std::exp(scores[g * n + (j - lo)] - max_score[g]);
+            sum[g] += w;
+            for (int32_t e = 0; e < d; ++e) acc[g * d + e] += w * row[e];
+          }
         }
-        for (int32_t e = 0; e < d; ++e)
-          store_from_float(a.o, p.dtype, q_index + e, sum > 0 ? acc[e] / sum : 0.0f);
+        for (int32_t g = 0; g < group; ++g)
+          for (int32_t e = 0; e < d; ++e)
+            store_from_float(a.o, p.dtype, q_index + g * d + e,
+                             sum[g] > 0 ? acc[g * d + e] / sum[g] : 0.0f);
       }
     }
   }

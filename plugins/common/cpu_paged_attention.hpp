@@ -1,5 +1,6 @@
 // The CPU path of the plain-format plugins: readable C++ that appends tokens to pages and
-// attends over them, one query row at a time, reading only the keys each query may see.
+// attends over them, one query position and KV head at a time with all the query heads of
+// its group, reading only the keys each query may see.
 #pragma once
 
 #include <attnbench/abi.h>
