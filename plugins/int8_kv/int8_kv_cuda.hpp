@@ -1,0 +1,29 @@
+// The CUDA path of int8_kv: an append kernel that quantizes new tokens into the pages, and one
+// attention kernel for prefill and decode that streams the int8 rows with 16-byte loads,
+// dequantizes them in registers and splits long contexts across blocks (merged by their
+// log-sum-exp), so that a decode with few sequences and KV heads still fills the GPU.
+#pragma once
+
+#include "int8_kv_format.hpp"
+
+#include <attnbench/abi.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace attnbench::int8_kv {
+
+// Query heads of one group that one block serves together (each reads its KV head once).
+constexpr int32_t kMaxGroupTile = 4;
+// Upper bound on the key splits of one decode call.
+constexpr int32_t kMaxSplits = 32;
+
+// Partial results of split decode: per (query, head, split) an fp32 output row and its lse.
+std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
+int32_t cuda_sm_count();
+void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbAppendArgs& args);
+// kv_splits 0 chooses the split count from the batch, heads and SM count; prefill uses 1.
+void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
+                 bool decode, int32_t kv_splits, int32_t sm_count);
+
+}  // namespace attnbench::int8_kv
