@@ -5,7 +5,9 @@
 #include <attnbench/core/ceilings.hpp>
 #include <attnbench/core/cuda_check.hpp>
 #include <attnbench/core/metrics.hpp>
+#include <attnbench/core/random_source.hpp>
 #include <attnbench/core/result_schema.hpp>
+#include <attnbench/problem_checks.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -28,6 +30,20 @@ std::size_t device_bytes_in_use(AttnbDevice device) {
   statm >> size >> resident;
   return resident * static_cast<std::size_t>(sysconf(_SC_PAGE_SIZE));
 }
+
+namespace {
+
+// The kernel keeps the peak resident set (VmHWM); writing 5 to clear_refs restarts it.
+void reset_resident_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+std::size_t resident_peak() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // kB
+  return 0;
+}
+
+}  // namespace
 
 Tolerance bench_tolerance(const AttnbProblem& problem) {
   Tolerance t = tolerance_for(problem.dtype);
@@ -80,7 +96,7 @@ void set_metrics(RowBuilder& row, const LoadedPlugin& plugin, const BenchCase& c
                  const AttnbProblem& p, const TimingResult& t, const Ceilings& ceiling) {
   const Summary& total = t.totals;
   row.set_int("samples", static_cast<long long>(t.samples.size()));
-  row.set("noise", total.relative_noise());
+  row.set("noise", t.noise);
   row.set("repetition_cv", t.repetition_cv);
   row.set("time_p50_s", total.p50);
   row.set("time_p95_s", total.p95);
@@ -114,6 +130,12 @@ void set_metrics(RowBuilder& row, const LoadedPlugin& plugin, const BenchCase& c
 
 }  // namespace
 
+std::string bench_case_key(const BenchCase& c) {
+  RowBuilder row(bench_schema());
+  for (const auto& [name, value] : case_columns(c)) row.set(name, value);
+  return row_key(bench_schema(), row.values());
+}
+
 std::vector<std::string> bench_status_row(const LoadedPlugin& plugin, const BenchCase& c,
                                           const Provenance& provenance, const std::string& status,
                                           const std::string& message) {
@@ -130,6 +152,11 @@ std::vector<std::string> run_bench_case(const LoadedPlugin& plugin, const BenchC
   const AttnbProblem problem = problem_for(c);
   const std::string why_not = plugin.why_not(problem);
   if (!why_not.empty()) return status(kStatusUnsupported, why_not);
+  for (const auto& [name, value] : c.tunables) {
+    const AttnbTunable* t = find_tunable(plugin.descriptor(), name);
+    if (!t || !tunable_allows(*t, value))
+      return status(kStatusUnsupported, "tunable " + name + "=" + std::to_string(value) + " is not one it declares");
+  }
   try {
     const std::size_t planned = BenchWorkload::planned_bytes(plugin, c);
     row.set("planned_bytes", static_cast<double>(planned));
@@ -138,10 +165,12 @@ std::vector<std::string> run_bench_case(const LoadedPlugin& plugin, const BenchC
                                     std::to_string(settings.memory_budget));
     // Measured before the case allocates anything, so the ceilings have the device to themselves.
     const Ceilings& ceiling = measured_ceilings(c.device, c.dtype);
+    shared_random_source(c.dtype, settings.seed);  // made once per process, not the case's memory
     const AttnbDevice device = c.device;
     const std::size_t accounted_before = MemoryAccounting::current(device);
     const std::size_t driver_before = device_bytes_in_use(device);
     MemoryAccounting::reset_peak(device);
+    if (device == ATTNB_DEVICE_CPU) reset_resident_peak();
 
     BenchWorkload workload(plugin, c, settings.seed);
     const Comparison check = workload.check(bench_tolerance(problem));
@@ -152,7 +181,7 @@ std::vector<std::string> run_bench_case(const LoadedPlugin& plugin, const BenchC
                                       std::to_string(check.violations) + " of " +
                                       std::to_string(check.elements) + " elements outside tolerance)");
     const TimingResult timing = measure(c.label(), [&] { return workload.run(timer); }, settings.timing);
-    driver_peak = std::max(driver_peak, device_bytes_in_use(device));
+    driver_peak = std::max(driver_peak, device == ATTNB_DEVICE_CPU ? resident_peak() : device_bytes_in_use(device));
     row.set("peak_bytes", static_cast<double>(MemoryAccounting::peak(device) - accounted_before));
     row.set("driver_bytes", static_cast<double>(driver_peak > driver_before ? driver_peak - driver_before : 0));
     set_metrics(row, plugin, c, problem, timing, ceiling);

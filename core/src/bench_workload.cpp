@@ -92,7 +92,7 @@ std::size_t BenchWorkload::planned_bytes(const LoadedPlugin& plugin, const Bench
 }
 
 BenchWorkload::BenchWorkload(const LoadedPlugin& plugin, const BenchCase& c, uint64_t seed)
-    : c_(c), problem_(problem_for(c)), source_(c.dtype, seed), op_(plugin.create(problem_)),
+    : c_(c), problem_(problem_for(c)), source_(shared_random_source(c.dtype, seed)), op_(plugin.create(problem_)),
       page_bytes_(plugin.kv_page_bytes(problem_)),
       num_pages_(static_cast<int64_t>(c.batch) * pages_for(c.max_len(), c.page_size)),
       pool_(device(), static_cast<std::size_t>(num_pages_) * page_bytes_),

@@ -4,6 +4,8 @@
 #include <attnbench/numeric.hpp>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <random>
 #include <stdexcept>
 
@@ -12,9 +14,17 @@ namespace attnbench {
 RandomSource::RandomSource(int32_t dtype, uint64_t seed) : dtype_(dtype) {
   std::mt19937_64 rng(seed);
   values_ = random_normal(kPeriod, dtype, rng);
-  std::vector<float> twice(values_);
-  twice.insert(twice.end(), values_.begin(), values_.end());
-  packed_ = pack_as(twice, dtype);
+  packed_ = pack_as(values_, dtype);
+  const std::size_t once = packed_.size();
+  packed_.resize(2 * once);
+  std::copy_n(packed_.begin(), once, packed_.begin() + static_cast<long>(once));
+}
+
+const RandomSource& shared_random_source(int32_t dtype, uint64_t seed) {
+  static std::map<std::pair<int32_t, uint64_t>, std::unique_ptr<RandomSource>> sources;
+  auto& source = sources[{dtype, seed}];
+  if (!source) source = std::make_unique<RandomSource>(dtype, seed);
+  return *source;
 }
 
 void RandomSource::fill(Buffer& buffer, std::size_t count, std::size_t salt, std::size_t offset) const {

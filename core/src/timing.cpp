@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <mutex>
 #include <numeric>
@@ -54,6 +55,14 @@ double DeviceTimer::time(const std::function<void()>& work) {
   const auto start = std::chrono::steady_clock::now();
   work();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double relative_spread(const std::vector<double>& values) {
+  const double median = percentile(values, 50);
+  if (!(median > 0)) return 0;
+  std::vector<double> deviations;
+  for (double v : values) deviations.push_back(std::fabs(v - median));
+  return 1.4826 * percentile(deviations, 50) / median;
 }
 
 namespace {
@@ -171,7 +180,8 @@ TimingResult measure(const std::string& name, const std::function<Sample()>& sam
       result.samples.push_back(std::move(s));
     }
     result.totals = summarize(totals);
-    if (measured >= policy.min_time_s && result.totals.relative_noise() <= policy.max_noise) {
+    result.noise = relative_spread(totals);
+    if (measured >= policy.min_time_s && result.noise <= policy.max_noise) {
       result.converged = true;
       break;
     }

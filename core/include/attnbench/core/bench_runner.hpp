@@ -21,6 +21,8 @@ struct BenchSettings {
 };
 
 // Bytes in use on `device` as the driver (GPU) or the kernel (CPU: resident set) sees them.
+// A row's driver_bytes is the growth of this during the case (on the CPU: of the kernel's
+// peak resident set), next to the host's own exact accounting (peak_bytes).
 std::size_t device_bytes_in_use(AttnbDevice device);
 
 // The tolerance a benchmarked output is checked with: validate's for the dtype, widened for
@@ -31,6 +33,9 @@ Tolerance bench_tolerance(const AttnbProblem& problem);
 std::vector<std::string> run_bench_case(const LoadedPlugin& plugin, const BenchCase& c,
                                         const BenchSettings& settings, const Provenance& provenance,
                                         DeviceTimer& timer);
+
+// The key of a case's row (see ResultSchema::key_columns), for --resume.
+std::string bench_case_key(const BenchCase& c);
 
 // The row of a case with only a status and a message (e.g. crashed in a child process).
 std::vector<std::string> bench_status_row(const LoadedPlugin& plugin, const BenchCase& c,

@@ -52,7 +52,7 @@ class BenchWorkload {
 
   BenchCase c_;
   AttnbProblem problem_;
-  RandomSource source_;
+  const RandomSource& source_;
   std::unique_ptr<AttentionOp> op_;
   std::size_t page_bytes_;
   int64_t num_pages_;

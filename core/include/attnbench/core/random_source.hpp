@@ -32,4 +32,8 @@ class RandomSource {
                                 // elements starting below kPeriod is contiguous
 };
 
+// One source per (dtype, seed) for the whole process: its block is made once, and a case's
+// host memory then holds only what the case itself needs.
+const RandomSource& shared_random_source(int32_t dtype, uint64_t seed);
+
 }  // namespace attnbench

@@ -43,7 +43,7 @@ struct TimingPolicy {
   double warmup_s = 0.05;    // calls before measuring, not recorded
   double min_time_s = 0.2;   // measured time before the noise rule may stop
   double max_time_s = 1.0;   // wall time after which measuring stops, noisy or not
-  double max_noise = 0.03;   // stop once stddev / median of the samples is at or below this
+  double max_noise = 0.03;   // stop once the samples' relative_spread is at or below this
   int repetitions = 5;       // Google Benchmark repetitions per round
 };
 
@@ -51,9 +51,16 @@ struct TimingPolicy {
 // step; a generate sample is its prefill followed by each decode step).
 using Sample = std::vector<double>;
 
+// The noise of a sample set, robust to the odd call a busy machine preempts: 1.4826 times
+// the median absolute deviation over the median (stddev / mean for normal samples). Heavy
+// tails stay visible in the p95 / p99 columns; they must not stop the noise rule from ever
+// being met.
+double relative_spread(const std::vector<double>& values);
+
 struct TimingResult {
   std::vector<Sample> samples;  // warm-up excluded
   Summary totals;               // of each sample's total seconds
+  double noise = 0;             // relative_spread of the totals
   double repetition_cv = 0;     // Google Benchmark's cv aggregate of the repetition means
   int rounds = 0;
   bool converged = false;       // the noise rule stopped it, not the maximum time
