@@ -352,31 +352,40 @@ __global__ void merge_splits_kernel(const float* part_o, const float* part_lse, 
   reinterpret_cast<T2*>(o + head_row * head_dim)[pair] = from_float2<T2>(acc.x * inv, acc.y * inv);
 }
 
-int32_t keys_per_tile(int32_t head_dim) { return 4096 / head_dim; }
+int32_t keys_per_tile(int32_t head_dim) {
+  return head_dim == 64 ? Tiling<64>::kKeys : Tiling<128>::kKeys;
+}
 
 struct SplitPlan {
   int32_t splits = 1;
   int32_t split_keys = 0;  // keys per split when splits > 1
 };
 
-// Enough blocks to fill every SM twice, but no split shorter than kMinSplitKeys keys.
-SplitPlan plan_splits(const AttnbProblem& p, int32_t batch, int64_t max_visible) {
+// Most blocks one (sequence, KV head) is split into: enough to fill every SM twice, none
+// shorter than kMinSplitKeys keys. Grows with max_visible, so it also bounds the workspace.
+int32_t most_splits(const AttnbProblem& p, int32_t batch, int64_t max_visible) {
   const int32_t sms = detail::host_info().cuda_sm_count > 0 ? detail::host_info().cuda_sm_count : 132;
   const int64_t blocks = std::max<int64_t>(1, static_cast<int64_t>(batch) * p.num_kv_heads);
-  int64_t splits = (2 * sms + blocks - 1) / blocks;
-  splits = std::min<int64_t>({splits, (max_visible + kMinSplitKeys - 1) / kMinSplitKeys, kMaxSplits});
+  const int64_t splits = std::min<int64_t>(
+      {(2 * sms + blocks - 1) / blocks, (max_visible + kMinSplitKeys - 1) / kMinSplitKeys, kMaxSplits});
+  return static_cast<int32_t>(std::max<int64_t>(splits, 1));
+}
+
+// Whole tiles per split; rounding up may leave fewer splits than most_splits, never more.
+SplitPlan plan_splits(const AttnbProblem& p, int32_t batch, int64_t max_visible) {
+  const int64_t most = most_splits(p, batch, max_visible);
   SplitPlan plan;
-  if (splits <= 1) return plan;
+  if (most <= 1) return plan;
   const int64_t tile = keys_per_tile(p.head_dim);
-  const int64_t keys = ((max_visible + splits - 1) / splits + tile - 1) / tile * tile;
+  const int64_t keys = ((max_visible + most - 1) / most + tile - 1) / tile * tile;
   plan.split_keys = static_cast<int32_t>(keys);
   plan.splits = static_cast<int32_t>((max_visible + keys - 1) / keys);
   return plan;
 }
 
-std::size_t partials_bytes(const AttnbProblem& p, int32_t batch, const SplitPlan& plan) {
-  if (plan.splits <= 1) return 0;
-  return static_cast<std::size_t>(batch) * p.num_q_heads * plan.splits * (p.head_dim + 1) * sizeof(float);
+std::size_t partials_bytes(const AttnbProblem& p, int32_t batch, int32_t splits) {
+  if (splits <= 1) return 0;
+  return static_cast<std::size_t>(batch) * p.num_q_heads * splits * (p.head_dim + 1) * sizeof(float);
 }
 
 // Shape of a launch: query rows per block and how they are cut into slices.
@@ -454,7 +463,7 @@ Params make_params(const AttnbProblem& p, const AttnbAttendArgs& a, int32_t toke
   return params;
 }
 
-void run(const AttnbProblem& p, const Params& params, const BlockShape& shape, dim3 grid,
+void launch_for_dtype(const AttnbProblem& p, const Params& params, const BlockShape& shape, dim3 grid,
          cudaStream_t stream) {
   dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
@@ -471,7 +480,7 @@ std::size_t cuda_grouped_workspace_bytes(const AttnbProblem& p) {
   const int64_t max_visible = visible_tokens(p, p.max_kv_len);
   std::size_t most = 0;
   for (int32_t batch = 1; batch <= p.max_batch; ++batch)
-    most = std::max(most, partials_bytes(p, batch, plan_splits(p, batch, max_visible)));
+    most = std::max(most, partials_bytes(p, batch, most_splits(p, batch, max_visible)));
   return most;
 }
 
@@ -488,7 +497,7 @@ void cuda_grouped_prefill(const AttnbProblem& p, const AttnbAttendArgs& a) {
   const BlockShape shape = block_shape(params.group, std::max(1, kPrefillRows / params.group));
   params.tokens_per_block = shape.tokens_per_block;
   const dim3 grid((max_q_len + shape.tokens_per_block - 1) / shape.tokens_per_block, batch, p.num_kv_heads);
-  run(p, params, shape, grid, static_cast<cudaStream_t>(a.stream));
+  launch_for_dtype(p, params, shape, grid, static_cast<cudaStream_t>(a.stream));
 }
 
 void cuda_grouped_decode(const AttnbProblem& p, const AttnbAttendArgs& a) {
@@ -503,7 +512,7 @@ void cuda_grouped_decode(const AttnbProblem& p, const AttnbAttendArgs& a) {
                                                                           a.cache->last_page_len_host,
                                                                           p.page_size, b)));
   const SplitPlan plan = plan_splits(p, batch, max_visible);
-  const std::size_t scratch = partials_bytes(p, batch, plan);
+  const std::size_t scratch = partials_bytes(p, batch, plan.splits);
   if (a.workspace_bytes < scratch || (scratch > 0 && !a.workspace))
     throw Error(ATTNB_ERR_OUT_OF_MEMORY, "workspace smaller than workspace_bytes()");
   params.splits = plan.splits;
@@ -512,7 +521,7 @@ void cuda_grouped_decode(const AttnbProblem& p, const AttnbAttendArgs& a) {
   params.part_lse = params.part_o + static_cast<std::size_t>(batch) * p.num_q_heads * plan.splits * p.head_dim;
   const BlockShape shape = block_shape(params.group, 1);
   const auto stream = static_cast<cudaStream_t>(a.stream);
-  run(p, params, shape, dim3(plan.splits, batch, p.num_kv_heads), stream);
+  launch_for_dtype(p, params, shape, dim3(plan.splits, batch, p.num_kv_heads), stream);
   if (plan.splits == 1) return;
   dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
