@@ -9,7 +9,6 @@ int run_list(const std::vector<std::string>& args);
 int run_validate(const std::vector<std::string>& args);
 int run_check(const std::vector<std::string>& args);
 int run_serve(const std::vector<std::string>& args);
-int run_serve(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
 
 const std::vector<Command>& commands() {
@@ -17,7 +16,6 @@ const std::vector<Command>& commands() {
       {"list", "show every plugin found: name, version, file, devices, dtypes, head dims, flags", &run_list},
       {"validate", "check every plugin against the fp64 reference on fresh random inputs", &run_validate},
       {"check", "conformance suite for one plugin file: negotiation, honesty, correctness, no hot-path allocation", &run_check},
-      {"serve", "continuous batching over a paged KV pool: a request workload, TTFT/TPOT percentiles", &run_serve},
       {"serve", "continuous batching over a paged KV pool: a request workload, TTFT/TPOT percentiles", &run_serve},
       {"bench", "time every plugin over a sweep of shapes; one CSV row per measurement, with ceilings", &run_bench},
   };
