@@ -108,7 +108,7 @@ TEST_P(PluginCorrectness, TokenByTokenDecodeEqualsCausalPrefill) {
     AttentionSession whole(*plugin_, p, 16, 1);
     whole.append(total, cat(k[0], k[1]), cat(v[0], v[1]));
     const std::vector<float> prefill = whole.prefill(total, cat(q[0], q[1]));
-    const Tolerance tol = tolerance_for(p.dtype);
+    const Tolerance tol = tolerance_for(p.dtype, p.kv_cache_dtype);
     ASSERT_TRUE(compare(prefill, whole.reference(total, cat(q[0], q[1])), tol).passed());
 
     AttentionSession stepwise(*plugin_, p, 16, 2);
@@ -136,20 +136,26 @@ TEST_P(PluginCorrectness, TokenByTokenDecodeEqualsCausalPrefill) {
 TEST_P(PluginCorrectness, RefusesWhatItCannotDoWithAReason) {
   const AttnbDescriptor& d = plugin_->descriptor();
   const int32_t dtype = ATTNB_DTYPE_F16;
+  // In the plugin's own cache dtype (int8 for a quantized cache), so the refusal is for the
+  // reason under test.
+  auto problem = [&](int32_t q_heads, int32_t kv_heads, int32_t head_dim, int32_t window) {
+    AttnbProblem p = make_problem(GetParam().device, dtype, q_heads, kv_heads, head_dim, true, window, 1, 1, 1);
+    p.kv_cache_dtype = kv_cache_dtype_for(d, dtype);
+    return p;
+  };
   // 6 query heads over 4 KV heads is no group size at all.
-  AttnbProblem p = make_problem(GetParam().device, dtype, 6, 4, d.head_dims[0], true, 0, 1, 1, 1);
+  AttnbProblem p = problem(6, 4, d.head_dims[0], 0);
   EXPECT_NE(plugin_->why_not(p).find("not a multiple"), std::string::npos);
   // A head dim nobody has.
-  p = make_problem(GetParam().device, dtype, 4, 4, 72, true, 0, 1, 1, 1);
+  p = problem(4, 4, 72, 0);
   EXPECT_NE(plugin_->why_not(p).find("head_dim 72"), std::string::npos);
   if (!(d.flags & ATTNB_FLAG_SLIDING_WINDOW)) {
     const int32_t kv_heads = d.max_kv_heads > 0 ? d.max_kv_heads : 4;  // MQA allows one
-    p = make_problem(GetParam().device, dtype, 4, kv_heads, d.head_dims[0], true, 8, 1, 1, 1);
+    p = problem(4, kv_heads, d.head_dims[0], 8);
     EXPECT_NE(plugin_->why_not(p).find("sliding window not supported"), std::string::npos);
   }
   // And create() refuses the same way rather than reaching a kernel.
-  EXPECT_THROW(plugin_->create(make_problem(GetParam().device, dtype, 6, 4, d.head_dims[0], true, 0, 1, 1, 1)),
-               PluginError);
+  EXPECT_THROW(plugin_->create(problem(6, 4, d.head_dims[0], 0)), PluginError);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPlugins, PluginCorrectness, testing::ValuesIn(targets()), target_name);

@@ -80,13 +80,18 @@ ATTNB_HD int8_t channel_exponent(float divisor) {
   return static_cast<int8_t>(e < kMinExponent ? kMinExponent : e > kMaxExponent ? kMaxExponent : e);
 }
 
-// The divisor of one channel for a new page: the channel's largest magnitude over the new
-// tokens that land in the page, raised to the mean magnitude of all their channels (so a
-// channel that happened to be near zero is not blown up), and to the previous page's divisor
-// when that page was written before (a decode step opening a page alone inherits the
-// channel profile measured over a whole page; 0 when there is none).
+// A channel gets a divisor of its own only when it stands out: its largest magnitude is
+// above kOutlierRatio times the mean magnitude of the rows. The other channels share that
+// common floor, a uniform divisor that changes nothing (the per-token scale absorbs it), so
+// ordinary channels keep exactly the per-token precision.
+constexpr float kOutlierRatio = 4.0f;
+
+// The divisor of one channel for a new page, from the new tokens that land in the page: the
+// channel's largest magnitude, raised to the common floor, and to the previous page's divisor
+// when that page was written before (a decode step opening a page alone inherits the channel
+// profile measured over a whole page; 0 when there is none).
 ATTNB_HD int8_t choose_channel_exponent(float channel_absmax, float mean_abs, float inherited) {
-  return channel_exponent(fmaxf(fmaxf(channel_absmax, mean_abs), inherited));
+  return channel_exponent(fmaxf(fmaxf(channel_absmax, kOutlierRatio * mean_abs), inherited));
 }
 
 // Where everything lives in a page; offsets in bytes from the page's start.
