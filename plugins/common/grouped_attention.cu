@@ -409,13 +409,14 @@ BlockShape block_shape(int32_t group, int32_t tokens_per_block) {
 template <typename T, int D, int kRows>
 void launch_rows(const Params& params, const BlockShape& shape, dim3 grid, cudaStream_t stream) {
   auto kernel = grouped_attention_kernel<T, D, kRows>;
+  // Once per kernel: allow the most shared memory any launch of it asks for (full slices
+  // come only with 8 rows each), past the 48 KiB that needs no opt-in.
+  static const cudaError_t opted_in = cudaFuncSetAttribute(
+      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      static_cast<int>(shared_bytes<D>(kRows == kMaxSliceRows ? kMaxCudaGroup / kMaxSliceRows : 1, kRows)));
+  if (opted_in != cudaSuccess)
+    throw Error(ATTNB_ERR_DEVICE, std::string("grouped attention shared memory: ") + cudaGetErrorString(opted_in));
   const std::size_t smem = shared_bytes<D>(shape.slices, kRows);
-  if (smem > 48 * 1024) {
-    const cudaError_t err =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    if (err != cudaSuccess)
-      throw Error(ATTNB_ERR_DEVICE, std::string("grouped attention shared memory: ") + cudaGetErrorString(err));
-  }
   kernel<<<grid, shape.slices * kSliceThreads, smem, stream>>>(params);
   check_launch("grouped attention kernel");
 }
