@@ -28,31 +28,6 @@ namespace attnbench::cli {
 
 namespace {
 
-// Times are milliseconds on the engine clock (see scheduler.hpp): one attention layer's
-// steps, input synthesis and checking excluded.
-const ResultSchema& serve_schema() {
-  static const ResultSchema schema{
-      "serve",
-      [] {
-        std::vector<std::string> c = provenance_columns();
-        for (const char* own :
-             {"backend", "dtype", "kv_dtype", "q_heads", "kv_heads", "head_dim", "window",
-              "page_size", "page_bytes", "kv_bytes_per_token", "pool_pages", "pool_tokens",
-              "pool_bytes", "max_batch", "max_prefill_tokens", "max_len", "requests", "rate",
-              "prompt_len", "output_len", "seed", "output_tokens", "duration_s", "requests_per_s",
-              "output_tokens_per_s", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "tpot_p50_ms",
-              "tpot_p95_ms", "tpot_p99_ms", "peak_pages", "peak_pages_pct", "preemptions",
-              "steps", "verified_rows", "failed_rows", "max_abs_error"})
-          c.push_back(own);
-        return c;
-      }(),
-      {"plugin", "backend", "dtype", "kv_dtype", "q_heads", "kv_heads", "head_dim", "page_size",
-       "requests", "rate", "prompt_len", "output_len", "seed"},
-      "output_tokens_per_s",
-      true};
-  return schema;
-}
-
 // Defaults that finish in seconds on a laptop CPU, and a Llama-3-8B-like layer on a GPU.
 struct DeviceDefaults {
   int32_t q_heads, kv_heads, head_dim, max_len, max_batch;
@@ -170,7 +145,7 @@ ServeRun resolve(const po::variables_map& vm, const std::shared_ptr<LoadedPlugin
   const int64_t longest = static_cast<int64_t>(run.spec.prompt.max) + run.spec.output.max - 1;
   if (longest > max_len)
     throw UsageError("--output-len: a request of up to " + std::to_string(run.spec.prompt.max) +
-                     " prompt tokens and " + std::to_string(run.spec.output.max) + " output tokens holds " +
+                     " prompt tokens and " + std::to_string(run.spec.output.max) + " output tokens grows to " +
                      std::to_string(longest) + " tokens, more than --max-len " + std::to_string(max_len));
 
   run.config.max_batch = positive(value_or<int64_t>(vm, "max-batch", def.max_batch), "max-batch");

@@ -47,10 +47,15 @@ std::size_t KvBudget::resolve(AttnbDevice device) const {
 
 std::string KvBudget::text() const {
   char out[48];
+  const double b = static_cast<double>(bytes);
   if (bytes == 0)
     std::snprintf(out, sizeof out, "%g%% of free memory", fraction * 100);
+  else if (b >= 1024.0 * 1024 * 1024)
+    std::snprintf(out, sizeof out, "%.3g GiB", b / (1024.0 * 1024 * 1024));
+  else if (b >= 1024.0 * 1024)
+    std::snprintf(out, sizeof out, "%.3g MiB", b / (1024.0 * 1024));
   else
-    std::snprintf(out, sizeof out, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024));
+    std::snprintf(out, sizeof out, "%.3g KiB", b / 1024.0);
   return out;
 }
 

@@ -29,12 +29,12 @@ const ResultSchema& schema_of_header(const std::filesystem::path& file) {
   if (!first)
     throw ResultFileError(file.string() + ": line 1: empty file, expected a result header");
   const std::string header = first;
-  for (const ResultSchema* s : {&bench_schema(), &tune_schema()})
+  for (const ResultSchema* s : {&bench_schema(), &tune_schema(), &serve_schema()})
     if (header == joined(s->columns)) {
       if (s->columns.size() > kMaxColumns) throw std::logic_error("result schema wider than the reader");
       return *s;
     }
-  throw ResultFileError(file.string() + ": line 1: not a bench or tune result header (written by "
+  throw ResultFileError(file.string() + ": line 1: not a bench, tune or serve result header (written by "
                         "another version of attnbench, or not a result file)");
 }
 

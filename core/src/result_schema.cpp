@@ -63,6 +63,27 @@ const ResultSchema& tune_schema() {
   return schema;
 }
 
+// One row per plugin and device of `attnbench serve`: a request workload through the
+// continuous-batching scheduler. Times are milliseconds on the engine clock (scheduler.hpp):
+// one attention layer's steps, input synthesis and output checks excluded.
+const ResultSchema& serve_schema() {
+  static const ResultSchema schema{
+      "serve",
+      with_provenance({"backend", "dtype", "kv_dtype", "q_heads", "kv_heads", "head_dim", "window",
+                       "page_size", "page_bytes", "kv_bytes_per_token", "pool_pages", "pool_tokens",
+                       "pool_bytes", "max_batch", "max_prefill_tokens", "max_len", "requests", "rate",
+                       "prompt_len", "output_len", "seed", "output_tokens", "duration_s",
+                       "requests_per_s", "output_tokens_per_s", "ttft_p50_ms", "ttft_p95_ms",
+                       "ttft_p99_ms", "tpot_p50_ms", "tpot_p95_ms", "tpot_p99_ms", "peak_pages",
+                       "peak_pages_pct", "preemptions", "steps", "verified_rows", "failed_rows",
+                       "max_abs_error"}),
+      {"plugin", "backend", "dtype", "kv_dtype", "q_heads", "kv_heads", "head_dim", "window",
+       "page_size", "max_batch", "max_len", "requests", "rate", "prompt_len", "output_len", "seed"},
+      "output_tokens_per_s",
+      true};
+  return schema;
+}
+
 RowBuilder& RowBuilder::set(const std::string& column, const std::string& value) {
   schema_->index(column);  // an unknown column is a programming error, caught at once
   std::string clean = value;

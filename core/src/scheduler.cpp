@@ -198,48 +198,56 @@ void Scheduler::stage(CallBuffers& call, const std::vector<Sequence*>& sequences
   }
 }
 
-void Scheduler::check_outputs(CallBuffers& call, const std::vector<Sequence*>& sequences) {
+void Scheduler::check_row(const Sequence& s, int64_t position, const std::vector<float>& got,
+                          const std::vector<double>& want) {
+  VerifyReport& report = stats_.verify;
+  const Comparison c = compare(got, want, tolerance_);
+  ++report.rows_checked;
+  report.max_abs_error = std::max(report.max_abs_error, c.max_abs_error);
+  if (c.passed() || ++report.rows_failed > 1) return;
+  char what[160];
+  std::snprintf(what, sizeof what, "request %d position %lld: max abs error %.3e (%zu of %zu elements out of tolerance)",
+                s.request.id, static_cast<long long>(position), c.max_abs_error, c.violations, c.elements);
+  report.first_failure = what;
+}
+
+void Scheduler::inspect_outputs(CallBuffers& call, const std::vector<Sequence*>& sequences) {
   const std::size_t q_row = tokens_.row_elements(SyntheticTokens::kQ);
   const std::size_t used = static_cast<std::size_t>(call.batch.tokens()) * q_row * dtype_size(problem_.dtype);
   if (used == 0) return;
   call.o.download(call.o_host.data(), used);
-  VerifyReport& report = stats_.verify;
   std::size_t row = 0;
-  std::vector<double> q, k, v;
+  std::vector<double> q, k, v, ref;
+  std::vector<float> got(q_row);
   for (const Sequence* s : sequences) {
     const int64_t length = pool_.length(s->slot), first = length - s->new_tokens;
-    q.clear();
-    k.clear();
-    v.clear();
-    tokens_.append_values(SyntheticTokens::kQ, s->request.seed, first, s->new_tokens, q);
-    tokens_.append_values(SyntheticTokens::kK, s->request.seed, 0, length, k);
-    tokens_.append_values(SyntheticTokens::kV, s->request.seed, 0, length, v);
-    AttentionShape shape;
-    shape.num_q_heads = problem_.num_q_heads;
-    shape.num_kv_heads = problem_.num_kv_heads;
-    shape.head_dim = problem_.head_dim;
-    shape.causal = problem_.causal != 0;
-    shape.window = problem_.window;
-    shape.sm_scale = problem_.sm_scale;
-    shape.q_indptr = {0, s->new_tokens};
-    shape.kv_indptr = {0, static_cast<int32_t>(length)};
-    const std::vector<double> ref = reference_attention(shape, q, k, v);
+    if (config_.verify) {
+      q.clear();
+      k.clear();
+      v.clear();
+      tokens_.append_values(SyntheticTokens::kQ, s->request.seed, first, s->new_tokens, q);
+      tokens_.append_values(SyntheticTokens::kK, s->request.seed, 0, length, k);
+      tokens_.append_values(SyntheticTokens::kV, s->request.seed, 0, length, v);
+      AttentionShape shape;
+      shape.num_q_heads = problem_.num_q_heads;
+      shape.num_kv_heads = problem_.num_kv_heads;
+      shape.head_dim = problem_.head_dim;
+      shape.causal = problem_.causal != 0;
+      shape.window = problem_.window;
+      shape.sm_scale = problem_.sm_scale;
+      shape.q_indptr = {0, s->new_tokens};
+      shape.kv_indptr = {0, static_cast<int32_t>(length)};
+      ref = reference_attention(shape, q, k, v);
+    }
     for (int32_t i = 0; i < s->new_tokens; ++i, ++row) {
-      std::vector<float> got(q_row);
       for (std::size_t j = 0; j < q_row; ++j)
         got[j] = load_as_float(call.o_host.data(), problem_.dtype, row * q_row + j);
-      const std::vector<double> want(ref.begin() + static_cast<std::ptrdiff_t>(i * q_row),
-                                     ref.begin() + static_cast<std::ptrdiff_t>((i + 1) * q_row));
-      const Comparison c = compare(got, want, tolerance_);
-      ++report.rows_checked;
-      report.max_abs_error = std::max(report.max_abs_error, c.max_abs_error);
-      if (c.passed()) continue;
-      if (++report.rows_failed == 1) {
-        char what[160];
-        std::snprintf(what, sizeof what, "request %d position %lld: max abs error %.3e (%zu of %zu elements out of tolerance)",
-                      s->request.id, static_cast<long long>(first + i), c.max_abs_error, c.violations, c.elements);
-        report.first_failure = what;
-      }
+      if (config_.verify)
+        check_row(*s, first + i, got,
+                  std::vector<double>(ref.begin() + static_cast<std::ptrdiff_t>(i * q_row),
+                                      ref.begin() + static_cast<std::ptrdiff_t>((i + 1) * q_row)));
+      // The last row of the call is the one that produces the sequence's next token.
+      if (output_sink_ && i == s->new_tokens - 1) output_sink_(s->request, s->generated, got);
     }
   }
 }
@@ -290,14 +298,16 @@ StepReport Scheduler::step() {
   report.seconds = scheduling_s + seconds_since(calls);
   now_ += report.seconds;
 
-  if (config_.verify) {
-    check_outputs(*prefill_, prefill_batch_);
-    check_outputs(*decode_, decode_batch_);
+  if (config_.verify || output_sink_) {
+    inspect_outputs(*prefill_, prefill_batch_);
+    inspect_outputs(*decode_, decode_batch_);
   }
   for (std::vector<Sequence*>* batch : {&prefill_batch_, &decode_batch_}) {
     for (Sequence* s : *batch) {
       if (++s->generated == 1) s->timing.first_token_s = now_;
       if (s->generated < s->request.output_len) continue;
+      if (pool_.length(s->slot) != s->request.final_length())
+        throw std::logic_error("scheduler: request " + std::to_string(s->request.id) + " finished at the wrong length");
       s->timing.finish_s = now_;
       pool_.release(s->slot);
       s->slot = -1;

@@ -31,7 +31,7 @@ struct ResultTable {
   double number(std::size_t row, const std::string& column) const;
 };
 
-// Reads a bench or tune result file.
+// Reads a bench, tune or serve result file.
 ResultTable read_results(const std::filesystem::path& file);
 
 // A run killed mid-write can leave a last line without its end; drops it so the file can be

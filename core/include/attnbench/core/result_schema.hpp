@@ -20,6 +20,7 @@ struct ResultSchema {
 
 const ResultSchema& bench_schema();
 const ResultSchema& tune_schema();
+const ResultSchema& serve_schema();
 
 // Row status values.
 inline const char* const kStatusOk = "ok";

@@ -100,6 +100,13 @@ class Scheduler {
 
   const ServeStats& stats() const { return stats_; }
 
+  // Called with the output row that produced each generated token (token k of a request is
+  // the attention output at position prompt_len - 1 + k), as the steps produce them; every
+  // (request, k) comes exactly once, also when preemption recomputed the sequence. Costs a
+  // copy of the outputs back to the host every step.
+  using OutputSink = std::function<void(const Request& request, int32_t token, const std::vector<float>& row)>;
+  void set_output_sink(OutputSink sink) { output_sink_ = std::move(sink); }
+
  private:
   struct Sequence;
   struct CallBuffers;
@@ -109,7 +116,9 @@ class Scheduler {
   void admit(StepReport& report);
   void preempt_youngest();
   void stage(CallBuffers& call, const std::vector<Sequence*>& sequences);
-  void check_outputs(CallBuffers& call, const std::vector<Sequence*>& sequences);
+  void inspect_outputs(CallBuffers& call, const std::vector<Sequence*>& sequences);
+  void check_row(const Sequence& s, int64_t position, const std::vector<float>& got,
+                 const std::vector<double>& want);
 
   AttnbProblem problem_;
   KvPool& pool_;
@@ -127,6 +136,7 @@ class Scheduler {
   int64_t admissions_ = 0;
   double now_ = 0;
   ServeStats stats_;
+  OutputSink output_sink_;
 };
 
 }  // namespace attnbench
