@@ -111,7 +111,7 @@ struct Trivial : PluginBase {
   static const AttnbDescriptor& descriptor() {
     static const int32_t dims[] = {64};
     static const AttnbDescriptor d = {sizeof(AttnbDescriptor), "trivial", "0", "", 1, 1, 0, 1, dims, 1, 1, 0, 0,
-                                      ATTNB_FLAG_CAUSAL};
+                                      ATTNB_FLAG_CAUSAL, nullptr, 0};
     return d;
   }
   explicit Trivial(const AttnbProblem&) {}

@@ -3,7 +3,7 @@
    polite 2.0 plugin that answers INCOMPATIBLE itself.) */
 #include <attnbench/abi.h>
 
-static const AttnbPluginApi empty_table = {sizeof(AttnbPluginApi)};
+static const AttnbPluginApi empty_table = {.struct_size = sizeof(AttnbPluginApi)};
 
 __attribute__((visibility("default"))) AttnbStatus attnbench_plugin_negotiate(
     const AttnbHostInfo* host, AttnbNegotiation* answer) {

@@ -2,7 +2,7 @@
    The host must refuse it (naming both versions) before it touches the table. */
 #include <attnbench/abi.h>
 
-static const AttnbPluginApi empty_table = {sizeof(AttnbPluginApi)};
+static const AttnbPluginApi empty_table = {.struct_size = sizeof(AttnbPluginApi)};
 
 __attribute__((visibility("default"))) AttnbStatus attnbench_plugin_negotiate(
     const AttnbHostInfo* host, AttnbNegotiation* answer) {
