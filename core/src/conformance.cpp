@@ -101,13 +101,12 @@ Answer negotiate_with(NegotiateFn* negotiate, uint32_t major, uint32_t minor_min
 void check_other_hosts(NegotiateFn* negotiate, Lines& lines) {
   const uint32_t other_major = ATTNB_ABI_MAJOR + 1;
   const Answer newer = negotiate_with(negotiate, other_major, 0, 0);
-  lines.pass_or_fail(newer.status == ATTNB_ERR_INCOMPATIBLE && !newer.negotiation.api,
-                     "negotiation",
+  const bool refused = newer.status == ATTNB_ERR_INCOMPATIBLE && !newer.negotiation.api;
+  lines.pass_or_fail(refused, "negotiation",
                      "a host of ABI " + version(other_major, 0) +
-                         (newer.status == ATTNB_ERR_INCOMPATIBLE && !newer.negotiation.api
-                              ? " is answered INCOMPATIBLE (plugin says ABI " +
-                                    version(newer.negotiation.abi_major, newer.negotiation.abi_minor) + ")"
-                              : " is not answered INCOMPATIBLE with no function table"));
+                         (refused ? " is answered INCOMPATIBLE (plugin says ABI " +
+                                        version(newer.negotiation.abi_major, newer.negotiation.abi_minor) + ")"
+                                  : " is not answered INCOMPATIBLE with no function table"));
   const Answer oldest = negotiate_with(negotiate, ATTNB_ABI_MAJOR, 0, 0);
   const std::string host10 = "a host offering only ABI " + version(ATTNB_ABI_MAJOR, 0);
   if (oldest.status == ATTNB_ERR_INCOMPATIBLE && !oldest.negotiation.api)
