@@ -36,7 +36,7 @@ constexpr float kQmax = 127.0f;
 // Scales are clamped into [kMinScale, kMaxScale]: never zero (an all-zero row stores zeros
 // with this scale, no 0/0) and never infinite (q * s stays finite).
 constexpr float kMinScale = 1e-30f;
-constexpr float kMaxScale = 3.0e36f;  // below FLT_MAX / 127
+constexpr float kMaxScale = 2.6e36f;  // 127 * kMaxScale < FLT_MAX
 // Channel exponents stay where 2^e and 2^-e are normal floats.
 constexpr int32_t kMinExponent = -126;
 constexpr int32_t kMaxExponent = 126;
