@@ -4,6 +4,7 @@
 // failure), batches described in place without allocating, and misuse refused.
 #include "test_support.hpp"
 
+#include <attnbench/core/hot_path_allocations.hpp>
 #include <attnbench/core/kv_pool.hpp>
 #include <attnbench/core/validation.hpp>
 
@@ -11,28 +12,11 @@
 #include <cuda_runtime_api.h>
 #endif
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
+#include <functional>
 #include <random>
 #include <set>
 
 using namespace attnbench;
-
-// Counts every operator new of this test program while `g_counting` is set: the pool's
-// append, release and describe must not allocate once it is built.
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (g_counting) ++g_allocations;
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -52,6 +36,16 @@ void expect_pages_accounted(const KvPool& pool) {
   }
   EXPECT_EQ(static_cast<int64_t>(owned.size()), pool.pages_in_use());
   EXPECT_NO_THROW(pool.check_invariants());
+}
+
+// Heap allocations on this thread while `work` runs, by core's counting malloc.
+uint64_t allocations_during(const std::function<void()>& work) {
+  const uint64_t before = hot_path_allocations().total_allocations();
+  {
+    const HotPathCall counting(HotPathKind::kAppendKv);
+    work();
+  }
+  return hot_path_allocations().total_allocations() - before;
 }
 
 AttnbProblem problem_of(int32_t dtype, int32_t kv_cache_dtype) {
@@ -220,25 +214,24 @@ TEST(KvPool, DescribesABatchInPlace) {
   EXPECT_EQ(kv.page_indptr, kv.page_indptr_host);  // one copy on the CPU
 
   // Refilling and publishing again, appending and releasing: no allocation at all.
-  g_allocations = 0;
-  g_counting = true;
-  for (int i = 0; i < 100; ++i) {
-    batch.clear();
-    pool.describe(batch, b, 4);
-    pool.describe(batch, a, 6);
-    pool.publish(batch);
-    const int32_t d = pool.open();
-    pool.append(d, 7);
-    pool.append(d, 1);
-    pool.release(d);
-  }
-  g_counting = false;
-  EXPECT_EQ(g_allocations.load(), 0);
-  g_counting = true;  // the counter itself works
-  const auto* probe = new std::vector<int32_t>(8);
-  g_counting = false;
-  delete probe;
-  EXPECT_EQ(g_allocations.load(), 2);
+  ASSERT_TRUE(hot_path_allocations_counted());
+  EXPECT_EQ(allocations_during([&] {
+              for (int i = 0; i < 100; ++i) {
+                batch.clear();
+                pool.describe(batch, b, 4);
+                pool.describe(batch, a, 6);
+                pool.publish(batch);
+                const int32_t d = pool.open();
+                pool.append(d, 7);
+                pool.append(d, 1);
+                pool.release(d);
+              }
+            }),
+            0u);
+  std::size_t length = 0;
+  EXPECT_GT(allocations_during([&] { length = std::string(100, 'x').size(); }), 0u)
+      << "the counter counts nothing";
+  EXPECT_EQ(length, 100u);
   EXPECT_THROW(pool.describe(batch, b, 5), std::logic_error);  // more new tokens than its length
 }
 

@@ -4,6 +4,7 @@
 // with Poisson arrivals; the pool ends empty and its invariants hold after every step.
 #include "test_support.hpp"
 
+#include <attnbench/core/hot_path_allocations.hpp>
 #include <attnbench/core/scheduler.hpp>
 #include <attnbench/numeric.hpp>
 
@@ -223,6 +224,27 @@ TEST(Scheduler, InvariantsHoldAfterEveryStep) {
   EXPECT_GT(preempted, 0);
   EXPECT_EQ(e.pool.pages_in_use(), 0);
   EXPECT_TRUE(e.scheduler.stats().verify.passed()) << e.scheduler.stats().verify.first_failure;
+}
+
+// After submission, steps allocate nothing: admissions, preemptions, page tables, plugin
+// calls and retirements all use what was sized up front (checking outputs off). Counted with
+// a plugin whose own hot path allocates nothing (the counter cannot tell the two apart).
+TEST(Scheduler, StepsDoNotAllocate) {
+  ASSERT_TRUE(hot_path_allocations_counted());
+  const auto plugin = test::registry().find("fused");
+  if (!plugin) GTEST_SKIP() << "fused plugin not built";
+  SchedulerConfig c = verifying(4, 256);
+  c.verify = false;
+  Engine e(*plugin, ATTNB_DEVICE_CPU, Shape{}, 20, c);  // small: preemptions happen
+  for (const Request& r : make_workload(spec_of(16, INFINITY, {20, 100}, {10, 60}))) e.scheduler.submit(r);
+  const uint64_t before = hot_path_allocations().total_allocations();
+  {
+    const HotPathCall counting(HotPathKind::kDecode);
+    while (!e.scheduler.idle()) e.scheduler.step();
+  }
+  EXPECT_EQ(hot_path_allocations().total_allocations() - before, 0u);
+  EXPECT_GT(e.scheduler.stats().preemptions, 0);
+  EXPECT_EQ(e.scheduler.stats().requests.size(), 16u);
 }
 
 // Batching is what continuous batching buys: the same work in far fewer steps.

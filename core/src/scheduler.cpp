@@ -110,8 +110,11 @@ void Scheduler::submit(const Request& request) {
   s->timing.prompt_len = request.prompt_len;
   s->timing.output_len = request.output_len;
   s->timing.arrival_s = request.arrival_s;
-  waiting_.push_back(s.get());
+  waiting_.insert(waiting_.begin(), s.get());  // behind everyone already waiting
   sequences_.push_back(std::move(s));
+  // Room for every request, so a step's preemptions and retirements never allocate.
+  if (waiting_.capacity() < sequences_.size()) waiting_.reserve(2 * sequences_.size());
+  if (stats_.requests.capacity() < sequences_.size()) stats_.requests.reserve(2 * sequences_.size());
 }
 
 void Scheduler::wait_until(double t) {
@@ -126,7 +129,7 @@ void Scheduler::preempt_youngest() {
   s->slot = -1;
   ++s->timing.preemptions;
   ++stats_.preemptions;
-  waiting_.push_front(s);  // ahead of later arrivals: it was admitted before them
+  waiting_.push_back(s);  // first in line: it was admitted before everyone waiting
 }
 
 bool Scheduler::make_room_for_decode(StepReport& report) {
@@ -154,7 +157,7 @@ void Scheduler::admit(StepReport& report) {
   int64_t reserve = 0;
   for (const Sequence* s : running_) reserve += pool_.pages_needed(s->slot, 1);
   while (!waiting_.empty() && static_cast<int32_t>(running_.size()) < config_.max_batch) {
-    Sequence* s = waiting_.front();
+    Sequence* s = waiting_.back();
     const int64_t length = s->next_length();
     if (report.prefill_tokens + length > config_.max_prefill_tokens) break;
     const int64_t pages = pages_for(length, page_size);
@@ -162,7 +165,7 @@ void Scheduler::admit(StepReport& report) {
     // Alone in the pool it always fits (submit checked); beside others, keep their reserve.
     if (pages > pool_.free_pages() || (!running_.empty() && pages + reserve + own_next > pool_.free_pages()))
       break;
-    waiting_.pop_front();
+    waiting_.pop_back();
     s->slot = pool_.open();
     if (!pool_.append(s->slot, length)) throw std::logic_error("scheduler: admitted without pages");
     s->new_tokens = static_cast<int32_t>(length);

@@ -10,6 +10,9 @@
 //  4. sequences that produced their last token are retired and their pages freed.
 // A prefill produces a sequence's first token (time to first token); each decode step one more.
 //
+// A step allocates nothing (the pool, batches and buffers were sized up front; checking
+// outputs aside); submitting a request does.
+//
 // Time is the engine clock: the scheduling decisions and the plugin calls of each step (page
 // tables published, append_kv, prefill, decode), measured with the steady clock around a
 // device synchronize. Making the synthetic inputs and checking outputs are outside it, as a
@@ -23,7 +26,6 @@
 #include <attnbench/core/validation.hpp>
 #include <attnbench/core/workload.hpp>
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -130,7 +132,7 @@ class Scheduler {
   Tolerance tolerance_;
 
   std::vector<std::unique_ptr<Sequence>> sequences_;  // every submitted request
-  std::deque<Sequence*> waiting_;                    // front first
+  std::vector<Sequence*> waiting_;                   // the next to admit last
   std::vector<Sequence*> running_;                   // in admission order: youngest last
   std::vector<Sequence*> prefill_batch_, decode_batch_;
   int64_t admissions_ = 0;
