@@ -18,19 +18,26 @@ namespace {
 
 struct Shape {
   int32_t dtype = ATTNB_DTYPE_F16;
+  int32_t kv_cache_dtype = -1;  // -1: the query dtype
   int32_t q_heads = 4, kv_heads = 4, head_dim = 64;
   int32_t page_size = 16;
   int32_t window = 0;
   int32_t max_len = 256;
 };
 
+AttnbProblem problem_of(AttnbDevice device, const Shape& s, const SchedulerConfig& config) {
+  AttnbProblem p = make_problem(device, s.dtype, s.q_heads, s.kv_heads, s.head_dim, true, s.window,
+                                config.max_batch, std::max(config.max_batch, config.max_prefill_tokens),
+                                s.max_len, s.page_size);
+  if (s.kv_cache_dtype >= 0) p.kv_cache_dtype = s.kv_cache_dtype;
+  return p;
+}
+
 // A scheduler over a pool of `pages` pages, for `plugin` on `device`.
 struct Engine {
   Engine(const LoadedPlugin& plugin, AttnbDevice device, const Shape& s, int64_t pages,
          SchedulerConfig config)
-      : problem(make_problem(device, s.dtype, s.q_heads, s.kv_heads, s.head_dim, true, s.window,
-                             config.max_batch, std::max(config.max_batch, config.max_prefill_tokens),
-                             s.max_len, s.page_size)),
+      : problem(problem_of(device, s, config)),
         pool(device, s.page_size, plugin.kv_page_bytes(problem), pages, config.max_batch, s.max_len),
         tokens(s.dtype, s.q_heads, s.kv_heads, s.head_dim, 7),
         scheduler(plugin, problem, pool, tokens, config) {}
@@ -96,8 +103,8 @@ void serve_matches_reference(const std::string& name, AttnbDevice device, Shape 
   EXPECT_EQ(stats.decode_tokens + stats.prefill_tokens, rows_without_preemption(workload));
 }
 
-void preemptions_keep_results(AttnbDevice device, Shape shape) {
-  const auto plugin = test::plugin("mha");
+void preemptions_keep_results(const std::string& name, AttnbDevice device, Shape shape) {
+  const auto plugin = test::plugin(name);
   ASSERT_NE(plugin, nullptr);
   const std::vector<Request> workload = make_workload(spec_of(16, INFINITY, {20, 100}, {10, 60}));
   int64_t longest = 0;
@@ -139,7 +146,17 @@ TEST(Scheduler, EveryOutputMatchesTheReferenceSlidingWindow) {
 }
 
 TEST(Scheduler, PreemptionsByATinyPoolKeepEveryOutputRight) {
-  preemptions_keep_results(ATTNB_DEVICE_CPU, Shape{});
+  preemptions_keep_results("mha", ATTNB_DEVICE_CPU, Shape{});
+}
+
+// An int8 cache (quantized on append) through batching and preemption, within the int8-cache
+// tolerance of validation.hpp.
+TEST(Scheduler, Int8CacheThroughPreemptions) {
+  if (!test::registry().find("int8_kv")) GTEST_SKIP() << "int8_kv plugin not built";
+  Shape s;
+  s.kv_heads = 2;
+  s.kv_cache_dtype = ATTNB_DTYPE_INT8;
+  preemptions_keep_results("int8_kv", ATTNB_DEVICE_CPU, s);
 }
 
 TEST(Scheduler, OddPageSizesAndBatchOfOne) {
@@ -309,5 +326,9 @@ TEST(SchedulerGpu, PreemptionsByATinyPoolKeepEveryOutputRight) {
   ATTNB_SKIP_WITHOUT_GPU();
   Shape s;
   s.head_dim = 128;
-  preemptions_keep_results(ATTNB_DEVICE_CUDA, s);
+  preemptions_keep_results("mha", ATTNB_DEVICE_CUDA, s);
+  if (!test::registry().find("int8_kv")) return;
+  s.kv_heads = 2;
+  s.kv_cache_dtype = ATTNB_DTYPE_INT8;
+  preemptions_keep_results("int8_kv", ATTNB_DEVICE_CUDA, s);
 }

@@ -58,7 +58,7 @@ struct Scheduler::CallBuffers {
 Scheduler::Scheduler(const LoadedPlugin& plugin, const AttnbProblem& problem, KvPool& pool,
                      const SyntheticTokens& tokens, SchedulerConfig config)
     : problem_(problem), pool_(pool), tokens_(tokens), config_(config),
-      tolerance_(tolerance_for(problem.dtype)) {
+      tolerance_(tolerance_for(problem.dtype, problem.kv_cache_dtype)) {
   const std::string why = plugin.why_not(problem);
   if (!why.empty()) throw std::invalid_argument(plugin.name() + " cannot run this problem: " + why);
   const int32_t max_rows = std::max(config.max_batch, config.max_prefill_tokens);
