@@ -11,6 +11,7 @@ int run_check(const std::vector<std::string>& args);
 int run_serve(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
 int run_compare(const std::vector<std::string>& args);
+int run_report(const std::vector<std::string>& args);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
@@ -20,6 +21,7 @@ const std::vector<Command>& commands() {
       {"serve", "continuous batching over a paged KV pool: a request workload, TTFT/TPOT percentiles", &run_serve},
       {"bench", "time every plugin over a sweep of shapes; one CSV row per measurement, with ceilings", &run_bench},
       {"compare", "BASE.csv NEW.csv: row-by-row ratios; exit 1 when something got slower beyond the noise", &run_compare},
+      {"report", "FILE.csv... --out DIR: a Markdown report with gnuplot charts (PNG and SVG)", &run_report},
   };
   return table;
 }
