@@ -114,13 +114,7 @@ std::vector<float> AttentionSession::decode(const std::vector<float>& q) {
 
 std::vector<double> AttentionSession::reference(const std::vector<int32_t>& q_lens,
                                                 const std::vector<float>& q) const {
-  AttentionShape shape;
-  shape.num_q_heads = problem_.num_q_heads;
-  shape.num_kv_heads = problem_.num_kv_heads;
-  shape.head_dim = problem_.head_dim;
-  shape.causal = problem_.causal != 0;
-  shape.window = problem_.window;
-  shape.sm_scale = problem_.sm_scale;
+  AttentionShape shape = attention_shape_of(problem_);
   shape.q_indptr = prefix_sum(q_lens);
   std::vector<double> k, v;
   shape.kv_indptr = {0};

@@ -6,6 +6,17 @@
 
 namespace attnbench {
 
+AttentionShape attention_shape_of(const AttnbProblem& p) {
+  AttentionShape shape;
+  shape.num_q_heads = p.num_q_heads;
+  shape.num_kv_heads = p.num_kv_heads;
+  shape.head_dim = p.head_dim;
+  shape.causal = p.causal != 0;
+  shape.window = p.window;
+  shape.sm_scale = p.sm_scale;
+  return shape;
+}
+
 std::vector<double> reference_attention(const AttentionShape& s, const std::vector<double>& q,
                                         const std::vector<double>& k, const std::vector<double>& v) {
   if (s.num_q_heads <= 0 || s.num_kv_heads <= 0 || s.head_dim <= 0 ||

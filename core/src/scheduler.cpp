@@ -231,13 +231,7 @@ void Scheduler::inspect_outputs(CallBuffers& call, const std::vector<Sequence*>&
       tokens_.append_values(SyntheticTokens::kQ, s->request.seed, first, s->new_tokens, q);
       tokens_.append_values(SyntheticTokens::kK, s->request.seed, 0, length, k);
       tokens_.append_values(SyntheticTokens::kV, s->request.seed, 0, length, v);
-      AttentionShape shape;
-      shape.num_q_heads = problem_.num_q_heads;
-      shape.num_kv_heads = problem_.num_kv_heads;
-      shape.head_dim = problem_.head_dim;
-      shape.causal = problem_.causal != 0;
-      shape.window = problem_.window;
-      shape.sm_scale = problem_.sm_scale;
+      AttentionShape shape = attention_shape_of(problem_);
       shape.q_indptr = {0, s->new_tokens};
       shape.kv_indptr = {0, static_cast<int32_t>(length)};
       ref = reference_attention(shape, q, k, v);

@@ -169,13 +169,7 @@ std::vector<float> run_plugin(const LoadedPlugin& plugin, AttnbProblem& problem,
 
 // The fp64 reference of the case, over K and V first rounded to `kv_dtype` (fp32: as given).
 std::vector<double> reference_of(const AttnbProblem& p, const CaseInputs& in, int32_t kv_dtype) {
-  AttentionShape shape;
-  shape.num_q_heads = p.num_q_heads;
-  shape.num_kv_heads = p.num_kv_heads;
-  shape.head_dim = p.head_dim;
-  shape.causal = p.causal != 0;
-  shape.window = p.window;
-  shape.sm_scale = p.sm_scale;
+  AttentionShape shape = attention_shape_of(p);
   shape.q_indptr = {0};
   shape.kv_indptr = {0};
   const std::size_t row = static_cast<std::size_t>(p.num_kv_heads) * p.head_dim;

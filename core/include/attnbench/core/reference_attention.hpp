@@ -2,6 +2,8 @@
 // Every plugin on every device is checked against this.
 #pragma once
 
+#include <attnbench/abi.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +22,9 @@ struct AttentionShape {
   std::vector<int32_t> q_indptr;
   std::vector<int32_t> kv_indptr;
 };
+
+// The heads, masks and scale of `problem`; the batch (q_indptr, kv_indptr) is left empty.
+AttentionShape attention_shape_of(const AttnbProblem& problem);
 
 // Whether a query at `query_pos` sees the key at `key_pos`.
 inline bool key_visible(const AttentionShape& s, int64_t query_pos, int64_t key_pos) {
