@@ -1,0 +1,212 @@
+// Split-KV flash decoding over the paged cache: long contexts are cut into num_splits key
+// ranges, each attended by its own block, and the partial results merged by log-sum-exp,
+// so a batch of one with a long context still fills the GPU.
+#include "flash_launch.cuh"
+#include "fused_cuda.hpp"
+
+#include <algorithm>
+
+namespace attnbench::fused {
+
+namespace {
+
+constexpr int kHeadsPerBlock = 16;  // the rows of one m16 MMA tile
+
+// One block per (split, chunk of up to 16 query heads of a group, KV head, sequence). The
+// chunk's query heads, all at the sequence's last position, are the rows of one m16 tile;
+// the TKV / 16 warps take 16 keys each of every K/V tile, so the group's K and V rows are
+// read by one block, once. K/V tiles are double-buffered with cp.async as in prefill. At the
+// end the warps' states are merged in shared memory; with one split the block writes the
+// output, otherwise its normalized partial output and log2-sum-exp2 go to the workspace.
+template <typename T, int D, int TKV>
+__global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParams p) {
+  constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kRows = kHeadsPerBlock;
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* sQ = reinterpret_cast<T*>(smem);  // [16][D]
+  T* sK = sQ + kRows * D;              // [2][TKV][D]
+  T* sV = sK + 2 * TKV * D;            // [2][TKV][D]
+  auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [2][TKV] planned K/V rows
+
+  const int32_t split = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
+  const int32_t kvh = blockIdx.y, b = blockIdx.z;
+  const int32_t head0 = kvh * p.group + chunk * kRows, heads = min(kRows, p.group - chunk * kRows);
+  const int32_t kv_len = sequence_length(p, b);
+  const KeyRange range = split_range(plain_kv::first_visible(kv_len - 1, p.window), kv_len, split,
+                                     p.num_splits, TKV);
+  const auto begin = static_cast<int32_t>(range.begin), end = static_cast<int32_t>(range.end);
+  const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
+
+  // The chunk's query rows: token b, heads head0 .. head0 + heads - 1, contiguous.
+  const T* q = static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
+  // Tile i's page lookups go to sRows[i % 2], two tiles ahead of its use, as in prefill.
+  const auto plan = [&](int32_t i) {
+    plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i & 1) * TKV);
+  };
+  plan(0);
+  plan(1);
+  __syncthreads();
+  load_rows_async<T, D, kRows, kThreads>(sQ, q, [&](int r) -> const T* { return r < heads ? q + r * D : nullptr; });
+  if (num_tiles > 0) load_kv_tile_async<T, D, TKV, kThreads>(p, sRows, sK, sV);
+  ptx::cp_async_commit();
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  RowBounds<1> bounds;  // every row (query head) sees the split's keys
+  bounds.lo[0][0] = bounds.lo[0][1] = begin;
+  bounds.hi[0][0] = bounds.hi[0][1] = end;
+  WarpState<D, 1> st;
+  st.init();
+  for (int32_t i = 0; i < num_tiles; ++i) {
+    const int stage = i & 1;
+    if (i + 1 < num_tiles) {
+      load_kv_tile_async<T, D, TKV, kThreads>(p, sRows + (stage ^ 1) * TKV, sK + (stage ^ 1) * TKV * D,
+                                              sV + (stage ^ 1) * TKV * D);
+      ptx::cp_async_commit();
+      ptx::cp_async_wait<1>();
+    } else {
+      ptx::cp_async_wait<0>();
+    }
+    __syncthreads();
+    if (i + 2 < num_tiles) plan(i + 2);
+    const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
+    if (key0 < end)
+      warp_attend_tile<T, D, 1, 16>(sQ, 0, sK + stage * TKV * D, sV + stage * TKV * D, warp * 16, key0,
+                                    key0 + 16 > end, bounds, p.scale_log2, st);
+    __syncthreads();
+  }
+  ptx::cp_async_wait<0>();
+  __syncthreads();
+
+  // Merge the warps' states through shared memory (the K/V stages are free now): warp w's
+  // rows carry weight exp2(max_w - max) / total, total = sum_w sum_w exp2(max_w - max).
+  float* sO = reinterpret_cast<float*>(sK);  // [kWarps][16][D] unnormalized outputs
+  float* sMax = sO + kWarps * kRows * D;     // [kWarps][16]
+  float* sSum = sMax + kWarps * kRows;       // [kWarps][16]
+  float* sWeight = sSum + kWarps * kRows;    // [kWarps][16]
+  float* sLse = sWeight + kWarps * kRows;    // [16]
+  const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int r = warp * kRows + half * 8 + g;
+    const float sum = st.row_sum(0, half);
+    if (t == 0) {
+      sMax[r] = st.max[0][half];
+      sSum[r] = sum;
+    }
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+      sO[r * D + j * 8 + 2 * t] = st.o[0][j][2 * half];
+      sO[r * D + j * 8 + 2 * t + 1] = st.o[0][j][2 * half + 1];
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x < kRows) {
+    const int r = threadIdx.x;
+    float top = kNegInf;
+    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, sMax[w * kRows + r]);
+    float total = 0.0f;
+    for (int w = 0; w < kWarps; ++w) {
+      const float weight = top == kNegInf ? 0.0f : exp2f(sMax[w * kRows + r] - top);
+      sWeight[w * kRows + r] = weight;
+      total += weight * sSum[w * kRows + r];
+    }
+    for (int w = 0; w < kWarps; ++w) sWeight[w * kRows + r] = total > 0 ? sWeight[w * kRows + r] / total : 0.0f;
+    sLse[r] = total > 0 ? top + log2f(total) : kNegInf;  // an empty split: -inf, weight 0 in the merge
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < heads * D; i += kThreads) {
+    const int r = i / D, e = i % D;
+    float out = 0.0f;
+    for (int w = 0; w < kWarps; ++w) out += sWeight[w * kRows + r] * sO[(w * kRows + r) * D + e];
+    const std::size_t row = static_cast<std::size_t>(b) * p.num_q_heads + head0 + r;
+    if (p.num_splits == 1) {
+      static_cast<T*>(p.o)[row * D + e] = plain_kv::from_float<T>(out);
+    } else {
+      p.part_o[(row * p.num_splits + split) * D + e] = out;
+      if (e == 0) p.part_lse[row * p.num_splits + split] = sLse[r];
+    }
+  }
+}
+
+// Combines each query head's split partials: split s holds the share exp2(lse_s - lse) of
+// the whole softmax, lse = log2 sum_s exp2(lse_s). A block per (query head, sequence), a
+// thread per element of the head dim.
+template <typename T>
+__global__ void merge_splits_kernel(AttendParams p) {
+  const int e = threadIdx.x, d = blockDim.x;
+  const std::size_t row = static_cast<std::size_t>(blockIdx.y) * p.num_q_heads + blockIdx.x;
+  const float* lse = p.part_lse + row * p.num_splits;
+  float top = kNegInf;
+  for (int s = 0; s < p.num_splits; ++s) top = fmaxf(top, lse[s]);
+  float total = 0.0f, out = 0.0f;
+  for (int s = 0; s < p.num_splits; ++s) {
+    const float weight = top == kNegInf ? 0.0f : exp2f(lse[s] - top);
+    total += weight;
+    out += weight * p.part_o[(row * p.num_splits + s) * d + e];
+  }
+  static_cast<T*>(p.o)[row * d + e] = plain_kv::from_float<T>(total > 0 ? out / total : 0.0f);
+}
+
+template <typename T, int D, int TKV>
+void launch_decode(const AttendParams& params, int32_t num_kv_heads, cudaStream_t stream) {
+  constexpr int kThreads = TKV / 16 * 32;
+  constexpr std::size_t kSmem =
+      static_cast<std::size_t>(kHeadsPerBlock + 4 * TKV) * D * sizeof(T) + 2 * TKV * sizeof(int64_t);
+  // The warps' merge reuses the K/V stages: kWarps * 16 * D floats and 3 * kWarps * 16 + 16.
+  static_assert((TKV / 16) * kHeadsPerBlock * (D + 3) + kHeadsPerBlock <= 4 * TKV * D * sizeof(T) / 4,
+                "merge scratch fits in the K/V stages");
+  const auto kernel = flash_decode_kernel<T, D, TKV>;
+  static const bool configured = (allow_shared_memory(kernel, kSmem), true);
+  (void)configured;
+  const dim3 grid(params.num_splits * params.head_chunks, num_kv_heads, params.batch);
+  kernel<<<grid, kThreads, kSmem, stream>>>(params);
+  plain_kv::check_launch("fused decode kernel");
+  if (params.num_splits > 1) {
+    merge_splits_kernel<T><<<dim3(params.num_q_heads, params.batch), D, 0, stream>>>(params);
+    plain_kv::check_launch("fused split merge kernel");
+  }
+}
+
+}  // namespace
+
+std::size_t cuda_workspace_bytes(const AttnbProblem& p) {
+  const std::size_t partials = static_cast<std::size_t>(p.max_batch) * p.num_q_heads * kMaxSplits;
+  return partials * (p.head_dim + 1) * sizeof(float);
+}
+
+int32_t cuda_sm_count() {
+  const int32_t told = detail::host_info().cuda_sm_count;
+  if (told > 0) return told;
+  int device = 0, count = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+    throw Error(ATTNB_ERR_DEVICE, "cannot read the device's multiprocessor count");
+  return count;
+}
+
+void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count, const AttnbAttendArgs& a) {
+  const AttnbPagedKv& cache = *a.cache;
+  if (cache.batch == 0) return;
+  if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
+  AttendParams params = make_params(p, a);
+  params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
+  int64_t longest = 0;
+  for (int32_t b = 0; b < cache.batch; ++b)
+    longest = std::max(longest, visible_tokens(p, plain_kv::sequence_length(cache.page_indptr_host,
+                                                                           cache.last_page_len_host,
+                                                                           p.page_size, b)));
+  const int64_t blocks_per_split = static_cast<int64_t>(cache.batch) * p.num_kv_heads * params.head_chunks;
+  params.num_splits = plan_num_splits(t.num_splits, longest, blocks_per_split, sm_count, t.tile_kv);
+  params.part_o = static_cast<float*>(a.workspace);
+  params.part_lse = params.part_o + static_cast<std::size_t>(p.max_batch) * p.num_q_heads * kMaxSplits * p.head_dim;
+  const auto stream = static_cast<cudaStream_t>(a.stream);
+  plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
+    using T = std::remove_pointer_t<decltype(type_tag)>;
+    with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
+      with_constant<32, 64, 128>(t.tile_kv, "tile_kv", [&](auto tkv) {
+        launch_decode<T, decltype(d)::value, decltype(tkv)::value>(params, p.num_kv_heads, stream);
+      });
+    });
+  });
+}
+
+}  // namespace attnbench::fused

@@ -1,0 +1,27 @@
+// The fused plugin's CUDA path: one flash-attention prefill kernel (QK^T, online softmax
+// and PV fused, tile by tile, on the tensor cores) and a split-KV flash-decoding kernel with
+// its log-sum-exp merge. Host-side launchers; the kernels are in flash_prefill.cu and
+// flash_decode.cu, their shared device pieces in flash_tile.cuh.
+#pragma once
+
+#include "fused_tunables.hpp"
+
+#include <attnbench/abi.h>
+
+#include <cstddef>
+
+namespace attnbench::fused {
+
+// Decode partials for max_batch x query heads x kMaxSplits: normalized outputs (fp32) and
+// their log-sum-exp. Prefill needs none.
+std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
+
+void cuda_prefill(const AttnbProblem& problem, const Tunables& tunables, const AttnbAttendArgs& args);
+// sm_count: multiprocessors of the device, for choosing the split count.
+void cuda_decode(const AttnbProblem& problem, const Tunables& tunables, int32_t sm_count,
+                 const AttnbAttendArgs& args);
+
+// Multiprocessors of the current device (what the host told us, else asked of the driver).
+int32_t cuda_sm_count();
+
+}  // namespace attnbench::fused

@@ -1,0 +1,46 @@
+#include "fused_tunables.hpp"
+
+#include <cstring>
+
+namespace attnbench::fused {
+
+const AttnbTunable* tunable_table(std::size_t* count) {
+  static const int64_t tile_q[] = {64, 128};
+  static const int64_t tile_kv[] = {32, 64, 128};
+  static const int64_t warp_rows[] = {16, 32};
+  static const int64_t num_splits[] = {0, 1, 2, 4, 8, 16, 32};
+  const Tunables defaults;
+  static const AttnbTunable table[] = {
+      {sizeof(AttnbTunable), "tile_q", "query rows per tile (one CUDA block)", tile_q, 2,
+       defaults.tile_q},
+      {sizeof(AttnbTunable), "tile_kv", "keys per tile (one shared-memory stage)", tile_kv, 3,
+       defaults.tile_kv},
+      {sizeof(AttnbTunable), "warp_rows", "query rows per warp in CUDA prefill (m16 MMA tiles x 16)",
+       warp_rows, 2, defaults.warp_rows},
+      {sizeof(AttnbTunable), "num_splits", "decode KV splits per sequence, 0 = from the SM count",
+       num_splits, 7, defaults.num_splits},
+  };
+  *count = sizeof(table) / sizeof(table[0]);
+  return table;
+}
+
+void set_tunable(Tunables& t, const char* name, int64_t value) {
+  const auto v = static_cast<int32_t>(value);
+  if (std::strcmp(name, "tile_q") == 0) t.tile_q = v;
+  else if (std::strcmp(name, "tile_kv") == 0) t.tile_kv = v;
+  else if (std::strcmp(name, "warp_rows") == 0) t.warp_rows = v;
+  else if (std::strcmp(name, "num_splits") == 0) t.num_splits = v;
+}
+
+int32_t plan_num_splits(int32_t requested, int64_t longest_visible, int64_t blocks_per_split,
+                        int32_t sm_count, int32_t tile_kv) {
+  if (requested > 0) return requested;
+  constexpr int64_t kMinTilesPerSplit = 4;  // below this the merge costs more than it gains
+  int32_t splits = 1;
+  while (splits < kMaxSplits && blocks_per_split * splits < 2 * static_cast<int64_t>(sm_count) &&
+         longest_visible >= 2 * splits * kMinTilesPerSplit * tile_kv)
+    splits *= 2;
+  return splits;
+}
+
+}  // namespace attnbench::fused

@@ -1,0 +1,52 @@
+// The knobs of the fused plugin (ABI 1.1 tunables) and the split-KV plan of a decode call.
+// Host code shared by the CPU and CUDA paths, so both tile and split the same way.
+#pragma once
+
+#include "../common/plain_kv_layout.hpp"  // ATTNB_HD: split_range runs in kernels too
+
+#include <attnbench/abi.h>
+
+#include <cstdint>
+
+namespace attnbench::fused {
+
+// The largest values the tunables allow: workspace is sized for them, whatever is set.
+constexpr int32_t kMaxTileQ = 128;
+constexpr int32_t kMaxTileKv = 128;
+constexpr int32_t kMaxSplits = 32;
+
+struct Tunables {
+  int32_t tile_q = 128;    // query rows per tile (one CUDA thread block)
+  int32_t tile_kv = 64;    // keys per tile (one shared-memory stage)
+  int32_t warp_rows = 32;  // query rows per warp on CUDA: 16 or 32 (two m16 MMA tiles)
+  int32_t num_splits = 0;  // decode: KV splits per sequence; 0 picks from the SM count
+};
+
+// The descriptor's table of tunables (names, allowed values, the defaults above).
+const AttnbTunable* tunable_table(std::size_t* count);
+
+// Sets one tunable by name; the C++ helper has already checked name and value.
+void set_tunable(Tunables& t, const char* name, int64_t value);
+
+// How many splits a decode call uses. `requested` > 0 is taken as is (a split that gets no
+// keys writes an empty partial the merge ignores). 0 (auto) doubles the splits until the
+// grid of blocks_per_split blocks fills the device twice over, while each split keeps at
+// least a few tiles of keys; with no SM count (the CPU) auto means one split.
+int32_t plan_num_splits(int32_t requested, int64_t longest_visible, int64_t blocks_per_split,
+                        int32_t sm_count, int32_t tile_kv);
+
+// Keys [begin, end) of split `s` of `splits` over a sequence's visible keys [lo, hi): equal
+// shares, rounded up to whole tiles so splits start on a tile boundary of their range.
+struct KeyRange {
+  int64_t begin, end;
+};
+ATTNB_HD KeyRange split_range(int64_t lo, int64_t hi, int32_t s, int32_t splits, int32_t tile_kv) {
+  const int64_t n = hi - lo;
+  const int64_t tiles = (n + tile_kv - 1) / tile_kv;
+  const int64_t share = (tiles + splits - 1) / splits * tile_kv;
+  const int64_t begin = lo + s * share;
+  const int64_t end = begin + share < hi ? begin + share : hi;
+  return {begin < hi ? begin : hi, end};
+}
+
+}  // namespace attnbench::fused
