@@ -91,6 +91,12 @@ std::string number_text(double v, const char* format = "%.3g") {
   return text;
 }
 
+std::string bytes_text(double bytes) {
+  if (std::isnan(bytes)) return "-";
+  const bool gib = bytes >= (1 << 30);
+  return number_text(bytes / (gib ? 1 << 30 : 1 << 20), "%.3g") + (gib ? " GiB" : " MiB");
+}
+
 std::map<std::string, int64_t> parse_tunables(const std::string& text) {
   std::map<std::string, int64_t> values;
   std::stringstream in(text);
@@ -438,12 +444,11 @@ std::string tune_tables(const std::vector<ResultTable>& tables) {
           "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n";
     for (std::size_t i = 0; i < t.rows.size(); ++i)
       md += "| " + t.at(i, "plugin") + " | " + t.at(i, "preset") + " | " + t.at(i, "dtype") + "/" + t.at(i, "kv_dtype") +
-            " | " + t.at(i, "context") + " | " + number_text(t.number(i, "budget_bytes") / (1 << 30), "%.3g") +
-            " GiB | " + seconds_text(t.number(i, "tpot_target_s")) + " | " +
+            " | " + t.at(i, "context") + " | " + bytes_text(t.number(i, "budget_bytes")) + " | " + seconds_text(t.number(i, "tpot_target_s")) + " | " +
             (t.at(i, "status") == "ok" ? t.at(i, "batch") : t.at(i, "status") + ": " + t.at(i, "message")) + " | " +
             t.at(i, "limit") + " | " + seconds_text(t.number(i, "tpot_p95_s")) + " | " +
             number_text(t.number(i, "tokens_per_s")) + " | " +
-            number_text(t.number(i, "kv_cache_bytes") / (1 << 30), "%.3g") + " GiB |\n";
+            bytes_text(t.number(i, "kv_cache_bytes")) + " |\n";
     md += "\n";
   }
   return md;

@@ -12,6 +12,7 @@ int run_serve(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
 int run_compare(const std::vector<std::string>& args);
 int run_report(const std::vector<std::string>& args);
+int run_tune(const std::vector<std::string>& args);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
@@ -22,6 +23,7 @@ const std::vector<Command>& commands() {
       {"bench", "time every plugin over a sweep of shapes; one CSV row per measurement, with ceilings", &run_bench},
       {"compare", "BASE.csv NEW.csv: row-by-row ratios; exit 1 when something got slower beyond the noise", &run_compare},
       {"report", "FILE.csv... --out DIR: a Markdown report with gnuplot charts (PNG and SVG)", &run_report},
+      {"tune", "per plugin and context: the largest batch within a memory budget and a p95 TPOT target", &run_tune},
   };
   return table;
 }

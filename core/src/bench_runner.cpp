@@ -45,20 +45,11 @@ std::size_t resident_peak() {
 
 }  // namespace
 
-Tolerance bench_tolerance(const AttnbProblem& problem) {
-  Tolerance t = tolerance_for(problem.dtype);
-  // int8 with per-token scales: a step of max|x|/127 per element, averaged by the softmax.
-  if (problem.kv_cache_dtype == ATTNB_DTYPE_INT8) t = {std::max(t.atol, 5e-2), std::max(t.rtol, 5e-2)};
-  return t;
-}
-
 namespace {
 
 RowBuilder base_row(const LoadedPlugin& plugin, const BenchCase& c, const Provenance& provenance) {
   RowBuilder row(bench_schema());
-  const std::vector<std::string> names = provenance_columns();
-  const std::vector<std::string> values = provenance_values(provenance, &plugin);
-  for (std::size_t i = 0; i < names.size(); ++i) row.set(names[i], values[i]);
+  row.set_provenance(provenance, &plugin);
   for (const auto& [name, value] : case_columns(c)) row.set(name, value);
   return row;
 }
@@ -173,7 +164,7 @@ std::vector<std::string> run_bench_case(const LoadedPlugin& plugin, const BenchC
     if (device == ATTNB_DEVICE_CPU) reset_resident_peak();
 
     BenchWorkload workload(plugin, c, settings.seed);
-    const Comparison check = workload.check(bench_tolerance(problem));
+    const Comparison check = workload.check(tolerance_for(problem.dtype, problem.kv_cache_dtype));
     row.set("max_abs_error", check.max_abs_error).set("rel_l2_error", check.rel_l2_error);
     std::size_t driver_peak = device_bytes_in_use(device);
     if (!check.passed())

@@ -104,6 +104,13 @@ RowBuilder& RowBuilder::set_int(const std::string& column, long long value) {
   return set(column, std::to_string(value));
 }
 
+RowBuilder& RowBuilder::set_provenance(const Provenance& provenance, const LoadedPlugin* plugin) {
+  const std::vector<std::string> names = provenance_columns();
+  const std::vector<std::string> values = provenance_values(provenance, plugin);
+  for (std::size_t i = 0; i < names.size(); ++i) set(names[i], values[i]);
+  return *this;
+}
+
 std::vector<std::string> RowBuilder::values() const {
   std::vector<std::string> row;
   for (const std::string& c : schema_->columns) {

@@ -25,10 +25,6 @@ struct BenchSettings {
 // peak resident set), next to the host's own exact accounting (peak_bytes).
 std::size_t device_bytes_in_use(AttnbDevice device);
 
-// The tolerance a benchmarked output is checked with: validate's for the dtype, widened for
-// a quantized cache (its rounding is the point of the plugin, not a bug).
-Tolerance bench_tolerance(const AttnbProblem& problem);
-
 // The row of a case that ran (status ok) or could not (unsupported, oom, error).
 std::vector<std::string> run_bench_case(const LoadedPlugin& plugin, const BenchCase& c,
                                         const BenchSettings& settings, const Provenance& provenance,

@@ -9,6 +9,9 @@
 
 namespace attnbench {
 
+class LoadedPlugin;
+struct Provenance;
+
 struct ResultSchema {
   std::string kind;                      // "bench" or "tune"
   std::vector<std::string> columns;      // provenance_columns() first, then the kind's own
@@ -36,6 +39,8 @@ class RowBuilder {
   RowBuilder& set(const std::string& column, const std::string& value);
   RowBuilder& set(const std::string& column, double value);  // %.6g; NaN stays empty
   RowBuilder& set_int(const std::string& column, long long value);
+  // The provenance columns (plugin may be null).
+  RowBuilder& set_provenance(const Provenance& provenance, const LoadedPlugin* plugin);
   // Values in column order; unset columns are empty.
   std::vector<std::string> values() const;
 
