@@ -132,7 +132,7 @@ void Scheduler::preempt_youngest() {
   waiting_.push_back(s);  // first in line: it was admitted before everyone waiting
 }
 
-bool Scheduler::make_room_for_decode(StepReport& report) {
+void Scheduler::make_room_for_decode(StepReport& report) {
   int64_t needed = 0;
   for (const Sequence* s : running_) needed += pool_.pages_needed(s->slot, 1);
   while (!running_.empty() && needed > pool_.free_pages()) {
@@ -147,11 +147,9 @@ bool Scheduler::make_room_for_decode(StepReport& report) {
     decode_batch_.push_back(s);
   }
   report.decode_sequences = static_cast<int32_t>(decode_batch_.size());
-  return report.preempted == 0;
 }
 
 void Scheduler::admit(StepReport& report) {
-  prefill_batch_.clear();
   const int32_t page_size = problem_.page_size;
   // Pages the running sequences take on the next step: the ones now ending a page.
   int64_t reserve = 0;
@@ -254,7 +252,8 @@ StepReport Scheduler::step() {
   StepReport report;
   const auto scheduling = std::chrono::steady_clock::now();
   prefill_batch_.clear();
-  if (make_room_for_decode(report)) admit(report);
+  make_room_for_decode(report);
+  if (report.preempted == 0) admit(report);  // a full pool takes no newcomers this step
   const double scheduling_s = seconds_since(scheduling);
   if (prefill_batch_.empty() && decode_batch_.empty())
     throw std::logic_error("scheduler: a step that can make no progress");

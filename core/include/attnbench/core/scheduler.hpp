@@ -114,7 +114,7 @@ class Scheduler {
   struct CallBuffers;
 
   void check_request(const Request& request) const;
-  bool make_room_for_decode(StepReport& report);
+  void make_room_for_decode(StepReport& report);
   void admit(StepReport& report);
   void preempt_youngest();
   void stage(CallBuffers& call, const std::vector<Sequence*>& sequences);
@@ -135,7 +135,6 @@ class Scheduler {
   std::vector<Sequence*> waiting_;                   // the next to admit last
   std::vector<Sequence*> running_;                   // in admission order: youngest last
   std::vector<Sequence*> prefill_batch_, decode_batch_;
-  int64_t admissions_ = 0;
   double now_ = 0;
   ServeStats stats_;
   OutputSink output_sink_;
