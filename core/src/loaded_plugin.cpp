@@ -12,6 +12,10 @@
 #include <fstream>
 #include <regex>
 
+#ifdef ATTNB_WITH_CUDA
+#include <nvtx3/nvToolsExt.h>
+#endif
+
 namespace attnbench {
 
 struct LibraryHandle {
@@ -92,6 +96,26 @@ const char* status_name(AttnbStatus s) {
   }
   return "unknown status";
 }
+
+// An NVTX range named "<plugin>:<call>" around a plugin call, so Nsight Systems shows whose
+// kernels run and in which phase. Free when no tool is attached.
+class PluginRange {
+ public:
+  PluginRange(const LoadedPlugin& plugin, const char* call) {
+#ifdef ATTNB_WITH_CUDA
+    char name[160];
+    std::snprintf(name, sizeof name, "%s:%s", plugin.name().c_str(), call);
+    nvtxRangePushA(name);
+#else
+    (void)plugin, (void)call;
+#endif
+  }
+  ~PluginRange() {
+#ifdef ATTNB_WITH_CUDA
+    nvtxRangePop();
+#endif
+  }
+};
 
 }  // namespace
 
@@ -193,18 +217,22 @@ AttentionOp::~AttentionOp() { plugin_->api().destroy(op_); }
 void AttentionOp::set_tunable(const std::string& name, int64_t value) {
   if (!plugin_->api().set_tunable)
     throw PluginError(ATTNB_ERR_UNSUPPORTED, plugin_->name() + ": has no tunables (ABI 1.0 plugin)");
+  const PluginRange range(*plugin_, "set_tunable");
   plugin_->check(plugin_->api().set_tunable(op_, name.c_str(), value), "set_tunable");
 }
 
 void AttentionOp::append_kv(const AttnbAppendArgs& args) {
+  const PluginRange range(*plugin_, "append_kv");  // opened outside the allocation count
   const HotPathCall hot(HotPathKind::kAppendKv);  // counted by `attnbench check`
   plugin_->check(plugin_->api().append_kv(op_, &args), "append_kv");
 }
 void AttentionOp::prefill(const AttnbAttendArgs& args) {
+  const PluginRange range(*plugin_, "prefill");  // opened outside the allocation count
   const HotPathCall hot(HotPathKind::kPrefill);  // counted by `attnbench check`
   plugin_->check(plugin_->api().prefill(op_, &args), "prefill");
 }
 void AttentionOp::decode(const AttnbAttendArgs& args) {
+  const PluginRange range(*plugin_, "decode");  // opened outside the allocation count
   const HotPathCall hot(HotPathKind::kDecode);  // counted by `attnbench check`
   plugin_->check(plugin_->api().decode(op_, &args), "decode");
 }
