@@ -148,3 +148,23 @@ TEST(BenchCase, KvHeadsFollowWhatThePluginAllows) {
   d.min_group_size = 16;  // groups of 16 or more: 2 or 1 KV heads, 2 is nearest to 8
   EXPECT_EQ(kv_heads_for(d, llama), 2);
 }
+
+TEST(BenchRunner, CudaPhasesRunCheckAndAccountTheirMemory) {
+  ATTNB_SKIP_WITHOUT_GPU();
+  auto mha = test::plugin("mha");
+  ASSERT_TRUE(mha);
+  for (Phase phase : {Phase::prefill, Phase::decode, Phase::generate}) {
+    BenchCase c = small_case("mha", phase, 3, 300);  // a decode context tiled from template pages
+    c.device = ATTNB_DEVICE_CUDA;
+    c.dtype = c.kv_cache_dtype = ATTNB_DTYPE_F16;
+    c.preset.head_dim = 128;
+    const Row r = run(*mha, c, quick());
+    SCOPED_TRACE(c.label());
+    ASSERT_EQ(r["status"], "ok") << r["message"];
+    EXPECT_LT(r.number("max_abs_error"), 2e-3);
+    EXPECT_EQ(r.number("peak_bytes"), r.number("planned_bytes"));
+    EXPECT_GT(r.number("driver_bytes"), 0);  // the driver saw the allocations too
+    EXPECT_GT(r.number("ceiling_gbps"), 100);  // a GPU copies faster than 100 GB/s
+    EXPECT_GT(r.number("time_p50_s"), 0);
+  }
+}
