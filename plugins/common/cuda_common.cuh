@@ -33,6 +33,26 @@ __device__ __forceinline__ int32_t owner_of(const int32_t* indptr, int32_t batch
   return lo;
 }
 
+// Where query token t stands: its sequence and the keys it may see [lo, hi). Without
+// q_indptr (decode) token t is sequence t's only query.
+struct QueryPlace {
+  int32_t b;
+  int64_t lo, hi;
+};
+
+__device__ __forceinline__ QueryPlace place_of(const AttnbPagedKv& cache, const int32_t* q_indptr, int32_t t,
+                                               int32_t page_size, int32_t causal, int32_t window) {
+  QueryPlace place;
+  place.b = q_indptr ? owner_of(q_indptr, cache.batch, t) : t;
+  const int32_t q0 = q_indptr ? q_indptr[place.b] : place.b;
+  const int32_t q_len = q_indptr ? q_indptr[place.b + 1] - q0 : 1;
+  const int64_t kv_len = sequence_length(cache.page_indptr, cache.last_page_len, page_size, place.b);
+  const int64_t pos = kv_len - q_len + (t - q0);
+  place.lo = first_visible(pos, window);
+  place.hi = causal ? pos + 1 : kv_len;
+  return place;
+}
+
 // Throws a device error naming `what` if the last launch failed.
 inline void check_launch(const char* what) {
   const cudaError_t err = cudaGetLastError();

@@ -12,6 +12,8 @@ using plain_kv::dispatch_half_types;
 using plain_kv::first_visible;
 using plain_kv::from_float;
 using plain_kv::owner_of;
+using plain_kv::place_of;
+using plain_kv::QueryPlace;
 using plain_kv::sequence_length;
 using plain_kv::to_float;
 
@@ -120,25 +122,6 @@ __global__ void quantize_kernel(AttnbPagedKv cache, Layout layout, const T* k, c
 // ---------------------------------------------------------------------------------------
 // Attention
 // ---------------------------------------------------------------------------------------
-
-// The keys query token t may see: [lo, hi) of sequence b.
-struct QueryPlace {
-  int32_t b;
-  int64_t lo, hi;
-};
-
-__device__ QueryPlace place_of(const AttnbPagedKv& cache, const int32_t* q_indptr, int32_t t,
-                               int32_t page_size, int32_t causal, int32_t window) {
-  QueryPlace place;
-  place.b = q_indptr ? owner_of(q_indptr, cache.batch, t) : t;
-  const int32_t q0 = q_indptr ? q_indptr[place.b] : place.b;
-  const int32_t q_len = q_indptr ? q_indptr[place.b + 1] - q0 : 1;
-  const int64_t kv_len = sequence_length(cache.page_indptr, cache.last_page_len, page_size, place.b);
-  const int64_t pos = kv_len - q_len + (t - q0);
-  place.lo = first_visible(pos, window);
-  place.hi = causal ? pos + 1 : kv_len;
-  return place;
-}
 
 // 16 int8 (one 16-byte load) to 16 floats.
 __device__ __forceinline__ void int8x16_to_float(const int4& raw, float* out) {
@@ -378,8 +361,9 @@ void launch_attend(const AttnbProblem& p, const Layout& layout, const AttnbAtten
                    const int32_t* q_indptr, int32_t tokens, int32_t chunks, int32_t splits,
                    cudaStream_t stream) {
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(D));
-  float* part_o = static_cast<float*>(a.workspace);
-  float* part_lse = part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * D;
+  // Split partials live in the workspace; one split writes the output directly.
+  float* part_o = splits > 1 ? static_cast<float*>(a.workspace) : nullptr;
+  float* part_lse = splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * D : nullptr;
   const dim3 grid(tokens, p.num_kv_heads * chunks, splits);
   auto kernel = layout.k_per_channel ? attend_kernel<T, D, GT, true> : attend_kernel<T, D, GT, false>;
   kernel<<<grid, kThreads, 0, stream>>>(*a.cache, layout, static_cast<const T*>(a.q), static_cast<T*>(a.o),
