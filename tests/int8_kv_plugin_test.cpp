@@ -198,14 +198,7 @@ class Int8KvPlugin : public testing::TestWithParam<AttnbDevice> {
     ASSERT_NE(plugin_, nullptr);
   }
 
-  std::vector<int32_t> dtypes() const {
-    const AttnbDescriptor& d = plugin_->descriptor();
-    const uint32_t mask = GetParam() == ATTNB_DEVICE_CUDA ? d.cuda_dtypes : d.cpu_dtypes;
-    std::vector<int32_t> out;
-    for (int32_t t = ATTNB_DTYPE_F32; t <= ATTNB_DTYPE_BF16; ++t)
-      if (mask & ATTNB_BIT(t)) out.push_back(t);
-    return out;
-  }
+  std::vector<int32_t> dtypes() const { return test::query_dtypes(plugin_->descriptor(), GetParam()); }
 
   AttnbProblem problem(int32_t dtype, int32_t q_heads, int32_t kv_heads, int32_t d, int32_t mode,
                        bool causal = true, int32_t window = 0) const {

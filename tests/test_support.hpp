@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace attnbench::test {
 
@@ -35,6 +36,15 @@ inline std::shared_ptr<LoadedPlugin> plugin(const std::string& name) {
   auto p = registry().find(name);
   if (!p) ADD_FAILURE() << "plugin " << name << " not found in " << plugin_dir();
   return p;
+}
+
+// The query dtypes (fp32, fp16, bf16) a descriptor declares on `device`.
+inline std::vector<int32_t> query_dtypes(const AttnbDescriptor& d, AttnbDevice device) {
+  const uint32_t mask = device == ATTNB_DEVICE_CUDA ? d.cuda_dtypes : d.cpu_dtypes;
+  std::vector<int32_t> out;
+  for (int32_t t = ATTNB_DTYPE_F32; t <= ATTNB_DTYPE_BF16; ++t)
+    if (mask & ATTNB_BIT(t)) out.push_back(t);
+  return out;
 }
 
 }  // namespace attnbench::test
