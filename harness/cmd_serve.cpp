@@ -174,15 +174,11 @@ ServeRun resolve(const po::variables_map& vm, const std::shared_ptr<LoadedPlugin
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--memory-budget: ") + e.what());
   }
-  std::size_t budget_bytes = run.budget.bytes;
-  if (budget_bytes == 0) {  // a share of what is free once the workspace and I/O buffers are taken
-    const std::size_t io_rows = static_cast<std::size_t>(run.config.max_batch) * 2 + run.config.max_prefill_tokens;
-    const std::size_t io = io_rows * 4 * (static_cast<std::size_t>(q_heads) + kv_heads) * head_dim * dtype_size(dtype);
-    const std::size_t taken = plugin->workspace_bytes(run.problem) + io;
-    const std::size_t free = free_memory_bytes(device);
-    budget_bytes = static_cast<std::size_t>(run.budget.fraction * static_cast<double>(free > taken ? free - taken : 0));
-  }
-  run.pages = pages_in_budget(budget_bytes, run.page_bytes);
+  // A share of free memory leaves out what the scheduler allocates beside the pool: the
+  // workspace, and Q/K/V/O for a prefill and a decode call (twice over, for the host copies).
+  const std::size_t io_rows = static_cast<std::size_t>(run.config.max_batch) + run.config.max_prefill_tokens;
+  const std::size_t io_bytes = io_rows * 4 * (static_cast<std::size_t>(q_heads) + kv_heads) * head_dim * dtype_size(dtype);
+  run.pages = pages_in_budget(run.budget.resolve(device, plugin->workspace_bytes(run.problem) + io_bytes), run.page_bytes);
   const int64_t needed = pages_for(longest, page_size);
   if (run.pages < needed)
     throw UsageError("--memory-budget: " + run.budget.text() + " holds " + std::to_string(run.pages) +

@@ -40,9 +40,10 @@ KvBudget KvBudget::parse(const std::string& text) {
   throw std::invalid_argument(expected);
 }
 
-std::size_t KvBudget::resolve(AttnbDevice device) const {
+std::size_t KvBudget::resolve(AttnbDevice device, std::size_t reserved) const {
   if (bytes > 0) return bytes;
-  return static_cast<std::size_t>(fraction * static_cast<double>(free_memory_bytes(device)));
+  const std::size_t free = free_memory_bytes(device);
+  return static_cast<std::size_t>(fraction * static_cast<double>(free > reserved ? free - reserved : 0));
 }
 
 std::string KvBudget::text() const {

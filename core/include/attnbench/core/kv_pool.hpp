@@ -25,8 +25,9 @@ struct KvBudget {
   // "67108864", "64MiB", "2GiB", "512KiB" or "90%"; std::invalid_argument naming what is
   // expected otherwise.
   static KvBudget parse(const std::string& text);
-  // The bytes this budget means on `device` now.
-  std::size_t resolve(AttnbDevice device) const;
+  // The bytes this budget means on `device` now, `reserved` bytes (to be allocated beside the
+  // pool: workspace, inputs, outputs) not counted as free.
+  std::size_t resolve(AttnbDevice device, std::size_t reserved = 0) const;
   std::string text() const;
 };
 
