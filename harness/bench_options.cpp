@@ -1,6 +1,7 @@
 #include "bench_options.hpp"
 
 #include <attnbench/core/device.hpp>
+#include <attnbench/core/validation.hpp>
 #include <attnbench/numeric.hpp>
 #include <attnbench/problem_checks.hpp>
 
@@ -144,6 +145,20 @@ bool shuffled_pages(const po::variables_map& vm) {
   if (pages != "shuffled" && pages != "contiguous")
     throw UsageError("--pages: expected shuffled or contiguous, got '" + pages + "'");
   return pages == "shuffled";
+}
+
+BenchCase case_for(const LoadedPlugin& plugin, AttnbDevice device, const HeadPreset& preset,
+                   int32_t dtype, const po::variables_map& vm) {
+  BenchCase c;
+  c.plugin = plugin.name();
+  c.device = device;
+  c.dtype = dtype;
+  c.kv_cache_dtype = kv_cache_dtype_for(plugin.descriptor(), dtype);
+  c.preset = preset;
+  if (const int32_t kv = kv_heads_for(plugin.descriptor(), preset)) c.preset.num_kv_heads = kv;
+  c.page_size = positive(vm["page-size"].as<int64_t>(), "page-size");
+  c.shuffled_pages = shuffled_pages(vm);
+  return c;
 }
 
 std::vector<int32_t> positive_list(const po::variables_map& vm, const char* option,

@@ -30,6 +30,12 @@ bool shuffled_pages(const po::variables_map& vm);
 
 // An integer option value; anything else is a usage error naming the option.
 int64_t parse_integer(const std::string& text, const std::string& option);
+// A case of `plugin` on `device` with `preset` (KV heads as the plugin allows them) and
+// `dtype` (its cache dtype as the plugin stores it), and the page options; phase and shape
+// are the caller's.
+BenchCase case_for(const LoadedPlugin& plugin, AttnbDevice device, const HeadPreset& preset,
+                   int32_t dtype, const po::variables_map& vm);
+
 // "N[,N]" lists of positive integers; `fallback` when the option is absent.
 std::vector<int32_t> positive_list(const po::variables_map& vm, const char* option,
                                    const std::vector<int32_t>& fallback);

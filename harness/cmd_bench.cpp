@@ -70,7 +70,6 @@ std::vector<int32_t> window_list(const po::variables_map& vm) {
 std::vector<BenchCase> plan(const po::variables_map& vm, AttnbDevice device,
                             const std::vector<std::shared_ptr<LoadedPlugin>>& plugins) {
   const TunableSweep tunables(vm, plugins);
-  const int32_t page_size = positive(vm["page-size"].as<int64_t>(), "page-size");
   const int32_t gpu_steps = 32, cpu_steps = 4;
   const int32_t steps = vm.count("steps") ? positive(vm["steps"].as<int64_t>(), "steps")
                                           : device == ATTNB_DEVICE_CUDA ? gpu_steps : cpu_steps;
@@ -89,17 +88,9 @@ std::vector<BenchCase> plan(const po::variables_map& vm, AttnbDevice device,
             for (int32_t batch : positive_list(vm, "batch", sweep.batches))
               for (int32_t context : positive_list(vm, "context", sweep.contexts))
                 for (const TunableSetting& setting : tunables.settings_for(*plugin)) {
-                  BenchCase c;
-                  c.plugin = plugin->name();
-                  c.device = device;
+                  BenchCase c = case_for(*plugin, device, preset, dtype, vm);
                   c.phase = phase;
-                  c.dtype = dtype;
-                  c.kv_cache_dtype = kv_cache_dtype_for(d, dtype);
-                  c.preset = preset;
-                  if (const int32_t kv = kv_heads_for(d, preset)) c.preset.num_kv_heads = kv;
                   c.window = window;
-                  c.page_size = page_size;
-                  c.shuffled_pages = shuffled_pages(vm);
                   c.batch = batch;
                   c.context = context;
                   c.steps = phase == Phase::prefill ? 0 : phase == Phase::decode ? 1 : steps;

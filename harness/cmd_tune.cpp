@@ -54,22 +54,13 @@ int run_tune(const std::vector<std::string>& args) {
   const TunableSweep tunables(vm, plugins);
   std::vector<BenchCase> cases;
   for (const auto& plugin : plugins) {
-    const AttnbDescriptor& d = plugin->descriptor();
-    if (!(d.devices & ATTNB_BIT(device))) continue;
+    if (!(plugin->descriptor().devices & ATTNB_BIT(device))) continue;
     for (const HeadPreset& preset : selected_presets(vm, device))
       for (int32_t dtype : selected_dtypes(vm, device))
         for (int32_t context : positive_list(vm, "context", gpu ? std::vector<int32_t>{4096, 32768} : std::vector<int32_t>{256, 1024}))
           for (const TunableSetting& setting : tunables.settings_for(*plugin)) {
-            BenchCase c;
-            c.plugin = plugin->name();
-            c.device = device;
+            BenchCase c = case_for(*plugin, device, preset, dtype, vm);
             c.phase = Phase::decode;
-            c.dtype = dtype;
-            c.kv_cache_dtype = kv_cache_dtype_for(d, dtype);
-            c.preset = preset;
-            if (const int32_t kv = kv_heads_for(d, preset)) c.preset.num_kv_heads = kv;
-            c.page_size = positive(vm["page-size"].as<int64_t>(), "page-size");
-            c.shuffled_pages = shuffled_pages(vm);
             c.context = context;
             c.steps = 1;
             c.tunables = setting;

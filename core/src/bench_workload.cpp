@@ -154,16 +154,9 @@ void BenchWorkload::fill_decode_context() {
                            page_bytes_, num_pages_);
     const std::vector<int32_t> indptr{0, n};
     const Buffer indptr_dev = Buffer::from_vector(device(), indptr);
-    AttnbAppendArgs a{};
-    a.struct_size = sizeof a;
-    a.cache = &view.get();
-    a.k = static_cast<const char*>(template_k_.data()) + done * kv_row * elem;
-    a.v = static_cast<const char*>(template_v_.data()) + done * kv_row * elem;
-    a.new_indptr = static_cast<const int32_t*>(indptr_dev.data());
-    a.new_indptr_host = indptr.data();
-    a.workspace = workspace_.data();
-    a.workspace_bytes = workspace_.bytes();
-    op_->append_kv(a);
+    const std::size_t offset = static_cast<std::size_t>(done) * kv_row * elem;
+    op_->append_kv(append_args(view, static_cast<const char*>(template_k_.data()) + offset,
+                               static_cast<const char*>(template_v_.data()) + offset, indptr_dev, indptr));
     synchronize(device());
     done += n;
   }
@@ -174,57 +167,45 @@ void BenchWorkload::fill_decode_context() {
   }
 }
 
-void BenchWorkload::prefill_call(const PagedKvView& view) {
+AttnbAppendArgs BenchWorkload::append_args(const PagedKvView& view, const void* k, const void* v,
+                                           const Buffer& indptr_dev, const std::vector<int32_t>& indptr) const {
   AttnbAppendArgs a{};
   a.struct_size = sizeof a;
   a.cache = &view.get();
-  a.k = k_.data();
-  a.v = v_.data();
-  a.new_indptr = static_cast<const int32_t*>(prompt_indptr_dev_.data());
-  a.new_indptr_host = prompt_indptr_.data();
+  a.k = k;
+  a.v = v;
+  a.new_indptr = static_cast<const int32_t*>(indptr_dev.data());
+  a.new_indptr_host = indptr.data();
   a.workspace = workspace_.data();
   a.workspace_bytes = workspace_.bytes();
-  op_->append_kv(a);
-  AttnbAttendArgs q{};
-  q.struct_size = sizeof q;
-  q.cache = &view.get();
-  q.q = q_.data();
-  q.o = o_.data();
-  q.q_indptr = static_cast<const int32_t*>(prompt_indptr_dev_.data());
-  q.q_indptr_host = prompt_indptr_.data();
-  q.workspace = workspace_.data();
-  q.workspace_bytes = workspace_.bytes();
-  op_->prefill(q);
+  return a;
 }
 
-void BenchWorkload::step_call(const PagedKvView& view) {
-  AttnbAppendArgs a{};
-  a.struct_size = sizeof a;
-  a.cache = &view.get();
-  a.k = k_.data();  // the first `batch` rows: one new token per sequence
-  a.v = v_.data();
-  a.new_indptr = static_cast<const int32_t*>(step_indptr_dev_.data());
-  a.new_indptr_host = step_indptr_.data();
-  a.workspace = workspace_.data();
-  a.workspace_bytes = workspace_.bytes();
-  op_->append_kv(a);
+// Prefill: every prompt row of k_, v_ and q_. A decode step: their first `batch` rows, one
+// new token per sequence.
+void BenchWorkload::call(const PagedKvView& view, bool decode) {
+  const std::vector<int32_t>& indptr = decode ? step_indptr_ : prompt_indptr_;
+  const Buffer& indptr_dev = decode ? step_indptr_dev_ : prompt_indptr_dev_;
+  op_->append_kv(append_args(view, k_.data(), v_.data(), indptr_dev, indptr));
   AttnbAttendArgs q{};
   q.struct_size = sizeof q;
   q.cache = &view.get();
   q.q = q_.data();
   q.o = o_.data();
-  q.q_indptr = static_cast<const int32_t*>(step_indptr_dev_.data());
-  q.q_indptr_host = step_indptr_.data();
+  q.q_indptr = static_cast<const int32_t*>(indptr_dev.data());
+  q.q_indptr_host = indptr.data();
   q.workspace = workspace_.data();
   q.workspace_bytes = workspace_.bytes();
-  op_->decode(q);
+  if (decode)
+    op_->decode(q);
+  else
+    op_->prefill(q);
 }
 
 Sample BenchWorkload::run(DeviceTimer& timer) {
-  if (c_.phase == Phase::decode) return {timer.time([&] { step_call(*views_[0]); })};
-  Sample sample{timer.time([&] { prefill_call(*views_[0]); })};
-  for (std::size_t i = 1; i < views_.size(); ++i)
-    sample.push_back(timer.time([&] { step_call(*views_[i]); }));
+  if (c_.phase == Phase::decode) return {timer.time([&] { call(*views_[0], true); })};
+  Sample sample{timer.time([&] { call(*views_[0], false); })};
+  for (std::size_t i = 1; i < views_.size(); ++i) sample.push_back(timer.time([&] { call(*views_[i], true); }));
   return sample;
 }
 
@@ -243,12 +224,7 @@ float BenchWorkload::cached_value(bool is_v, int64_t t, int32_t e) const {
 }
 
 Comparison BenchWorkload::check(Tolerance tolerance) {
-  if (c_.phase == Phase::decode) {
-    step_call(*views_[0]);
-  } else {
-    prefill_call(*views_[0]);
-    for (std::size_t i = 1; i < views_.size(); ++i) step_call(*views_[i]);
-  }
+  for (std::size_t i = 0; i < views_.size(); ++i) call(*views_[i], c_.phase == Phase::decode || i > 0);
   synchronize(device());
 
   const int32_t hq = problem_.num_q_heads, d = problem_.head_dim;

@@ -46,8 +46,9 @@ class BenchWorkload {
   // The K or V value the cache holds for sequence 0, position t, KV head 0, element e.
   float cached_value(bool is_v, int64_t t, int32_t e) const;
   void fill_decode_context();
-  void prefill_call(const PagedKvView& view);
-  void step_call(const PagedKvView& view);
+  AttnbAppendArgs append_args(const PagedKvView& view, const void* k, const void* v,
+                              const Buffer& indptr_dev, const std::vector<int32_t>& indptr) const;
+  void call(const PagedKvView& view, bool decode);
   AttnbDevice device() const { return c_.device; }
 
   BenchCase c_;
