@@ -61,11 +61,14 @@ void add_bench_options(po::options_description& options) {
        "set a plugin tunable (plugins that declare it); repeatable")
       ("sweep-tunable", po::value<std::vector<std::string>>()->composing()->value_name("NAME=V1,V2,.."),
        "sweep a tunable; repeatable: the cartesian product is run")
-      ("warmup", po::value<double>()->value_name("S"), "warm-up seconds per measurement, not recorded")
-      ("min-time", po::value<double>()->value_name("S"), "measured seconds before the noise rule may stop")
-      ("max-time", po::value<double>()->value_name("S"), "wall seconds after which a measurement stops")
-      ("max-noise", po::value<double>()->default_value(0.03)->value_name("F"),
-       "stop once stddev/median of the samples is at or below F")
+      ("warmup", po::value<double>()->value_name("S"),
+       "warm-up seconds per measurement, not recorded (default: 0.1 GPU, 0.02 CPU)")
+      ("min-time", po::value<double>()->value_name("S"),
+       "measured seconds before the noise rule may stop (default: 0.2 GPU, 0.05 CPU)")
+      ("max-time", po::value<double>()->value_name("S"),
+       "wall seconds after which a measurement stops, noisy or not (default: 1 GPU, 0.25 CPU)")
+      ("max-noise", po::value<double>()->default_value(0.03, "0.03")->value_name("F"),
+       "stop once the samples' spread (1.4826 x median absolute deviation / median) is at or below F")
       ("repetitions", po::value<int64_t>()->default_value(5)->value_name("N"),
        "Google Benchmark repetitions per round")
       ("seed", po::value<uint64_t>()->default_value(1)->value_name("N"), "seed of the random inputs");

@@ -32,6 +32,9 @@ run() {  # a command, echoed and logged; its failure is remembered, the stage go
     # its own process so a crash is one row, then bf16 at the targets' decode shapes.
     run $bin bench --out "$work/bench.csv" --resume --isolate
     run $bin bench --out "$work/bench.csv" --resume --isolate --dtype bf16 --phase decode --batch 8,32 --context 4096,32768
+    # A 4096-token sliding window at long contexts (plugins without windows: unsupported rows).
+    run $bin bench --out "$work/bench.csv" --resume --isolate --plugin sliding_window,fused --window 4096 \
+        --phase decode --batch 8,32 --context 32768,65536
   fi
   if [[ $stage == tunables || $stage == all ]]; then
     # Tile heatmaps of the fused plugin at issue 6's prefill shape (4 x 4096) and its decode
