@@ -327,7 +327,15 @@ int run_serve(const std::vector<std::string>& args) {
        "check every output row against the fp64 reference (auto: on the CPU only)")
       ("out", po::value<std::string>()->value_name("FILE.csv"), "append one result row per plugin and device");
   po::variables_map vm;
-  if (!parse("serve", "--plugin NAME [options]", options, args, vm)) return kSuccess;
+  const char* usage =
+      "--plugin NAME [options]\n\n"
+      "Runs a request workload through continuous batching over a pre-allocated paged KV pool:\n"
+      "each step preempts the youngest sequences if the pool is full, admits waiting requests\n"
+      "(prefill), decodes every running sequence in one ragged batch and retires finished ones.\n"
+      "There is no model: each request's Q/K/V are synthetic, a function of its seed and position.\n"
+      "Times are on the engine clock: one attention layer's steps (scheduling, page tables,\n"
+      "append, prefill, decode), input synthesis and output checks excluded.";
+  if (!parse("serve", usage, options, args, vm)) return kSuccess;
   if (!vm.count("plugin")) throw UsageError("--plugin: required (see attnbench list)");
 
   // Everything is checked for every plugin and device before the first request runs.
