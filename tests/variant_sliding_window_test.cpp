@@ -70,7 +70,8 @@ class SlidingWindow : public testing::TestWithParam<AttnbDevice> {
   }
   AttnbProblem problem(int32_t q_heads, int32_t kv_heads, int32_t head_dim, int32_t window,
                        int32_t dtype = ATTNB_DTYPE_F16) const {
-    return make_problem(GetParam(), dtype, q_heads, kv_heads, head_dim, true, window, 1, 1, 1);
+    // Bounds the calls below stay within (workspace is sized from them).
+    return make_problem(GetParam(), dtype, q_heads, kv_heads, head_dim, true, window, 8, 4096, 4096);
   }
   std::shared_ptr<LoadedPlugin> plugin_;
 };

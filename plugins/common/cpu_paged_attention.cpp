@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 namespace attnbench::plain_kv {
 
@@ -56,20 +55,53 @@ void cpu_append(const AttnbProblem& p, const AttnbAppendArgs& a) {
   }
 }
 
+namespace {
+
+// Scratch for one (query position, KV head) at a time, carved out of the host's workspace so
+// the hot path never allocates: per query head of the group its query, output accumulator,
+// scores, running max and sum; and one cached row.
+struct Scratch {
+  float *q, *acc, *row, *scores, *max_score, *sum;
+
+  static std::size_t floats(const AttnbProblem& p) {
+    const std::size_t group = static_cast<std::size_t>(p.num_q_heads / p.num_kv_heads);
+    const std::size_t d = static_cast<std::size_t>(p.head_dim);
+    return 2 * group * d + d + group * static_cast<std::size_t>(p.max_kv_len) + 2 * group;
+  }
+
+  Scratch(const AttnbProblem& p, const AttnbAttendArgs& a) {
+    if (!a.workspace || a.workspace_bytes < floats(p) * sizeof(float))
+      throw Error(ATTNB_ERR_OUT_OF_MEMORY, "workspace smaller than workspace_bytes()");
+    const std::size_t group = static_cast<std::size_t>(p.num_q_heads / p.num_kv_heads);
+    const std::size_t d = static_cast<std::size_t>(p.head_dim);
+    q = static_cast<float*>(a.workspace);
+    acc = q + group * d;
+    row = acc + group * d;
+    scores = row + d;
+    max_score = scores + group * static_cast<std::size_t>(p.max_kv_len);
+    sum = max_score + group;
+  }
+};
+
+}  // namespace
+
+std::size_t cpu_workspace_bytes(const AttnbProblem& p) { return Scratch::floats(p) * sizeof(float); }
+
 void cpu_attend(const AttnbProblem& p, const AttnbAttendArgs& a) {
   check_cache(p, a.cache);
   const AttnbPagedKv& cache = *a.cache;
   const Layout layout = layout_of(p, cache);
   const int32_t d = p.head_dim, group = p.num_q_heads / p.num_kv_heads;
   const float scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(d));
-  // Per query head of the group: its query, scores, running max and sum, and output row.
-  std::vector<float> q(static_cast<std::size_t>(group) * d), acc(q.size()), row(d), scores;
-  std::vector<float> max_score(group), sum(group);
+  const Scratch scratch(p, a);
+  float *q = scratch.q, *acc = scratch.acc, *row = scratch.row, *scores = scratch.scores;
+  float *max_score = scratch.max_score, *sum = scratch.sum;
   for (int32_t b = 0; b < cache.batch; ++b) {
     const int64_t kv_len = sequence_length(cache.page_indptr_host, cache.last_page_len_host, p.page_size, b);
     const int32_t q0 = a.q_indptr_host ? a.q_indptr_host[b] : b;
     const int32_t q_len = a.q_indptr_host ? a.q_indptr_host[b + 1] - q0 : 1;
     if (q_len > kv_len) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "more queries than cached tokens");
+    if (kv_len > p.max_kv_len) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "sequence longer than max_kv_len");
     for (int32_t i = 0; i < q_len; ++i) {
       const int64_t pos = kv_len - q_len + i;
       // Keys this query may see: [lo, hi). Outside the window nothing is even read.
@@ -79,9 +111,8 @@ void cpu_attend(const AttnbProblem& p, const AttnbAttendArgs& a) {
       // row is read once per group, as the grouped CUDA kernel does (group 1 is plain MHA).
       for (int32_t kvh = 0; kvh < p.num_kv_heads; ++kvh) {
         const std::size_t q_index = (static_cast<std::size_t>(q0 + i) * p.num_q_heads + kvh * group) * d;
-        for (std::size_t e = 0; e < q.size(); ++e) q[e] = load_as_float(a.q, p.dtype, q_index + e);
-        scores.assign(group * n, 0.0f);
-        std::fill(max_score.begin(), max_score.end(), -std::numeric_limits<float>::infinity());
+        for (int32_t e = 0; e < group * d; ++e) q[e] = load_as_float(a.q, p.dtype, q_index + e);
+        std::fill(max_score, max_score + group, -std::numeric_limits<float>::infinity());
         for (int64_t j = lo; j < hi; ++j) {
           const void* k = cached_row(cache, layout, b, j, kvh, false);
           for (int32_t e = 0; e < d; ++e) row[e] = load_as_float(k, p.kv_cache_dtype, e);
@@ -93,8 +124,8 @@ void cpu_attend(const AttnbProblem& p, const AttnbAttendArgs& a) {
             max_score[g] = std::max(max_score[g], s);
           }
         }
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        std::fill(sum.begin(), sum.end(), 0.0f);
+        std::fill(acc, acc + group * d, 0.0f);
+        std::fill(sum, sum + group, 0.0f);
         for (int64_t j = lo; j < hi; ++j) {
           const void* v = cached_row(cache, layout, b, j, kvh, true);
           for (int32_t e = 0; e < d; ++e) row[e] = load_as_float(v, p.kv_cache_dtype, e);

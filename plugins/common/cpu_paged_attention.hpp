@@ -5,9 +5,13 @@
 
 #include <attnbench/abi.h>
 
+#include <cstddef>
+
 namespace attnbench::plain_kv {
 
 void cpu_append(const AttnbProblem& problem, const AttnbAppendArgs& args);
+// Scratch cpu_attend takes from the workspace (it never allocates).
+std::size_t cpu_workspace_bytes(const AttnbProblem& problem);
 // Prefill and decode are the same loop on the CPU: decode is one query per sequence.
 void cpu_attend(const AttnbProblem& problem, const AttnbAttendArgs& args);
 

@@ -59,8 +59,7 @@ class GroupedPlainPlugin : public PluginBase {
 #ifdef ATTNB_WITH_CUDA
     if (p.device == ATTNB_DEVICE_CUDA) return cuda_grouped_workspace_bytes(p);
 #endif
-    (void)p;
-    return 0;
+    return cpu_workspace_bytes(p);
   }
 
   explicit GroupedPlainPlugin(const AttnbProblem& p) : problem_(p) {}
@@ -86,7 +85,7 @@ class GroupedPlainPlugin : public PluginBase {
     cpu_attend(problem_, a);
   }
 
- private:
+ protected:
   AttnbProblem problem_;
 };
 

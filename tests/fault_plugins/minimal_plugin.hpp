@@ -18,6 +18,9 @@ inline AttnbDescriptor minimal_descriptor(const char* name) {
 class MinimalPlugin : public attnbench::PluginBase {
  public:
   explicit MinimalPlugin(const AttnbProblem& p) : problem_(p) {}
+  static std::size_t workspace_bytes(const AttnbProblem& p) {
+    return attnbench::plain_kv::cpu_workspace_bytes(p);
+  }
   void append_kv(const AttnbAppendArgs& a) { attnbench::plain_kv::cpu_append(problem_, a); }
   void prefill(const AttnbAttendArgs& a) { attnbench::plain_kv::cpu_attend(problem_, a); }
   void decode(const AttnbAttendArgs& a) { attnbench::plain_kv::cpu_attend(problem_, a); }
