@@ -490,7 +490,7 @@ std::string header_section(const std::vector<Measured>& rows, const std::vector<
   }
   md += "How to read it: times are one attention call of one layer (prefill: append the prompt's K/V "
         "and attend; decode: append one token per sequence and attend; generate: the prefill then "
-        "each decode step), medians unless marked, GPU L2 flushed before every call. FLOPs count "
+        "each decode step), medians unless marked, the GPU's L2 flushed before every call (the CPU's caches are not). FLOPs count "
         "4·D per (query, key) pair and head (causal prefill: 2·2·B·H·S²·D/2); bytes are what must "
         "cross the memory bus at least once, decode bytes as the plugin reports them. A row is "
         "memory-bound when its FLOP per byte is below the ratio of the two measured ceilings. "
