@@ -191,6 +191,9 @@ std::string ReportWriter::charts(const std::string& phase, const std::string& st
   std::string md;
   for (const auto& [scope, by_value] : groups)
     for (const auto& [value, series] : by_value) {
+      std::size_t most_points = 0;
+      for (const auto& [name, s] : series) most_points = std::max(most_points, s.points.size());
+      if (most_points < 2) continue;  // a single point is a table row, not a curve
       LineChart chart;
       chart.title = title + ", " + per + " " + std::to_string(value) + " (" + scope + ")";
       chart.stem = stem + "_" + scope_stem(scope) + "_" + per + std::to_string(value);
@@ -271,7 +274,7 @@ std::string ReportWriter::int8_section() {
     for (const Measured* m : best_)
       if (m->scope() == scope && m->phase == "decode" && m->kv_dtype == "int8" && m->batch == batch)
         int8_kv_heads.insert(m->kv_heads);
-    // context -> (best int8 tokens/s and its bytes/token, best 16-bit with the same KV heads)
+    // context -> (best int8 row, best unquantized row with the same KV heads)
     std::map<int, std::pair<const Measured*, const Measured*>> pairs;
     std::map<std::string, Series> series;
     for (const Measured* m : best_) {
@@ -284,13 +287,13 @@ std::string ReportWriter::int8_section() {
       if (!slot || m->tokens_per_s > slot->tokens_per_s) slot = m;
     }
     LineChart chart;
-    chart.title = "Decode with an INT8 vs a 16-bit KV cache, batch " + std::to_string(batch) + " (" + scope + ")";
-    chart.stem = "int8_vs_16bit_" + scope_stem(scope) + "_batch" + std::to_string(batch);
+    chart.title = "Decode with an INT8 vs an unquantized KV cache, batch " + std::to_string(batch) + " (" + scope + ")";
+    chart.stem = "int8_vs_unquantized_" + scope_stem(scope) + "_batch" + std::to_string(batch);
     chart.xlabel = "context (tokens)";
     chart.ylabel = "tokens/s";
     for (const auto& [name, s] : series) chart.series.push_back(s);
     md += add(chart);
-    md += "| context | INT8 plugin | tokens/s | KV bytes/token | best 16-bit plugin | tokens/s | KV bytes/token | speedup |\n"
+    md += "| context | INT8 plugin | tokens/s | KV bytes/token | best unquantized plugin | tokens/s | KV bytes/token | speedup |\n"
           "| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |\n";
     for (const auto& [context, pair] : pairs) {
       const auto [int8, wide] = pair;
@@ -386,8 +389,9 @@ std::string ReportWriter::markdown_charts() {
               roofline_charts(),
           "Both ceilings were measured on the same device in the same run: a large device-to-device "
           "copy (bytes read + written) and a large GEMM.\n\n");
-  section("INT8 vs 16-bit KV cache", int8_section(),
-          "Decode tokens/s of the plugins with an INT8 cache against those with a 16-bit cache and "
+  section("INT8 vs unquantized KV cache", int8_section(),
+          "Decode tokens/s of the plugins with an INT8 cache against those whose cache stores the "
+          "query dtype (fp16/bf16 on the GPU, fp32 on the CPU), with "
           "the same KV heads, at the largest batch measured.\n\n");
   section("Tunables", tunable_section(), "Time per call for every tunable setting measured.\n\n");
   return md;

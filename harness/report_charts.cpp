@@ -124,6 +124,8 @@ void draw_charts(const fs::path& dir, const std::vector<std::string>& scripts) {
     if (std::system(command.c_str()) != 0)
       throw std::runtime_error("gnuplot failed on " + script + " (see gnuplot.log); no report written");
   }
+  std::error_code ec;
+  if (fs::exists(dir / "gnuplot.log") && fs::file_size(dir / "gnuplot.log", ec) == 0) fs::remove(dir / "gnuplot.log");
 }
 
 }  // namespace attnbench::cli
