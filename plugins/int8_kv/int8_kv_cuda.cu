@@ -347,9 +347,10 @@ int32_t choose_splits(const AttnbProblem& p, const AttnbPagedKv& cache, int32_t 
                       int32_t chunks, int32_t requested, int32_t sm_count) {
   const int64_t capacity = std::min<int64_t>(kMaxSplits, split_slots(p) / tokens);
   if (requested > 0) return static_cast<int32_t>(std::max<int64_t>(1, std::min<int64_t>(requested, capacity)));
-  int64_t longest = 0;
+  int64_t longest = 0;  // keys the longest query sees
   for (int32_t b = 0; b < cache.batch; ++b)
     longest = std::max(longest, sequence_length(cache.page_indptr_host, cache.last_page_len_host, p.page_size, b));
+  if (p.window > 0) longest = std::min<int64_t>(longest, p.window);
   const int64_t blocks = static_cast<int64_t>(tokens) * p.num_kv_heads * chunks;
   const int64_t wanted = (2 * std::max(sm_count, 1) + blocks - 1) / blocks;
   const int64_t by_length = (longest + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
