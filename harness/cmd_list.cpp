@@ -26,6 +26,7 @@ std::string flags_text(uint32_t flags) {
   add(ATTNB_FLAG_NON_CAUSAL, "non-causal");
   add(ATTNB_FLAG_SLIDING_WINDOW, "sliding-window");
   add(ATTNB_FLAG_QUANTIZED_KV, "quantized-kv");
+  add(ATTNB_FLAG_K_PER_CHANNEL_SCALES, "k-per-channel-scales");
   return text;
 }
 
@@ -71,7 +72,16 @@ int run_list(const std::vector<std::string>& args) {
     std::cout << "  kv cache:   " << dtypes_text(d.kv_cache_dtypes) << "\n"
               << "  head dims:  " << head_dims_text(d) << "\n"
               << "  group size: " << groups_text(d) << "\n"
-              << "  flags:      " << flags_text(d.flags) << "\n\n";
+              << "  flags:      " << flags_text(d.flags) << "\n";
+    for (std::size_t i = 0; i < d.num_tunables; ++i) {
+      const AttnbTunable& t = d.tunables[i];
+      std::string values;
+      for (std::size_t v = 0; v < t.num_values; ++v)
+        values += (v ? "," : "") + std::to_string(t.values[v]);
+      std::cout << "  tunable:    " << t.name << " in {" << values << "}, default "
+                << t.default_value << (t.description ? std::string(": ") + t.description : "") << "\n";
+    }
+    std::cout << "\n";
   }
   for (const RefusedPlugin& r : registry.refused()) std::cout << "refused: " << r.reason << "\n";
   std::cout << registry.plugins().size() << " plugin(s) loaded, " << registry.refused().size()
