@@ -14,12 +14,13 @@ namespace {
 // Tiles outside the causal / window mask are never loaded; tiles inside it for every row of
 // a warp skip the per-element mask; a warp that sees none of a tile (or of a key step of
 // it, see key_step) skips its math.
-// Keys one warp_attend_tile call takes: its score fragments (MT x keys / 2 floats a
-// thread) and the accumulator (MT x D / 2) must both fit in registers with room to spare,
-// so large warp tiles walk a shared-memory tile in smaller steps rather than spill.
+// Keys one warp_attend_tile call takes. Its score fragments (MT x keys / 2 floats a thread)
+// live next to the accumulator (MT x D / 2); keeping the scores to 4096 / D floats leaves
+// ptxas room for the rest, so large warp tiles walk a shared-memory tile in smaller steps
+// instead of spilling.
 __host__ __device__ constexpr int key_step(int d, int tkv, int mt) {
   int keys = tkv;
-  while (mt * (d + keys) / 2 > 160 && keys > 16) keys /= 2;
+  while (mt * keys / 2 > 4096 / d && keys > 16) keys /= 2;
   return keys;
 }
 

@@ -98,7 +98,7 @@ __device__ __forceinline__ void load_kv_tile_async(const AttendParams& p, const 
                                                    T* k_tile, T* v_tile) {
   constexpr int kChunks = D / 8;
   static_assert((KEYS * kChunks) % THREADS == 0, "every thread copies the same number of chunks");
-#pragma unroll
+#pragma unroll 4  // fully unrolled, the copies' addresses crowd out the MMA registers
   for (int k = 0; k < KEYS * kChunks / THREADS; ++k) {
     const int i = k * THREADS + threadIdx.x, row = i / kChunks, chunk = i % kChunks;
     const int64_t offset = row_offsets[row];
