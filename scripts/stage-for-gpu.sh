@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)"
 rm -rf stage
-cmake --install build --prefix stage > /dev/null
-cmake --install build --prefix stage --component tests > /dev/null
+# Stripped: the stage travels under the device tool's 64 MiB limit.
+cmake --install build --prefix stage --strip > /dev/null
+cmake --install build --prefix stage --strip --component tests > /dev/null
 du -sh stage
