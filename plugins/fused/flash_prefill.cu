@@ -7,13 +7,6 @@ namespace attnbench::fused {
 
 namespace {
 
-// One block per (query head, tile of TQ query rows of one sequence); TQ / (16 MT) warps of
-// 16 MT rows each. The block walks the keys its rows may see, TKV at a time: K and V tiles
-// are double-buffered in shared memory (the next tile's cp.async copies fly while the
-// tensor cores work on this one) and each warp keeps its rows' online softmax in registers.
-// Tiles outside the causal / window mask are never loaded; tiles inside it for every row of
-// a warp skip the per-element mask; a warp that sees none of a tile (or of a key step of
-// it, see key_step) skips its math.
 // Keys one warp_attend_tile call takes. Its score fragments (MT x keys / 2 floats a thread)
 // live next to the accumulator (MT x D / 2); keeping the scores to 4096 / D floats leaves
 // ptxas room for the rest, so large warp tiles walk a shared-memory tile in smaller steps
@@ -24,6 +17,13 @@ __host__ __device__ constexpr int key_step(int d, int tkv, int mt) {
   return keys;
 }
 
+// One block per (query head, tile of TQ query rows of one sequence); TQ / (16 MT) warps of
+// 16 MT rows each. The block walks the keys its rows may see, TKV at a time: K and V tiles
+// are double-buffered in shared memory (the next tile's cp.async copies fly while the
+// tensor cores work on this one) and each warp keeps its rows' online softmax in registers.
+// Tiles outside the causal / window mask are never loaded; tiles inside it for every row of
+// a warp skip the per-element mask; a warp that sees none of a tile (or of a key step of
+// it, see key_step) skips its math.
 template <typename T, int D, int TQ, int TKV, int MT>
 __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(AttendParams p) {
   constexpr int kThreads = TQ / (16 * MT) * 32, kWarpRows = 16 * MT, kChunks = D / 8;
