@@ -57,15 +57,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
     const int stage = i & 1;
-    if (i + 1 < num_tiles) {
-      load_kv_tile_async<T, D, TKV, kThreads>(p, sRows + (stage ^ 1) * TKV, sK + (stage ^ 1) * TKV * D,
-                                              sV + (stage ^ 1) * TKV * D);
-      ptx::cp_async_commit();
-      ptx::cp_async_wait<1>();
-    } else {
-      ptx::cp_async_wait<0>();
-    }
-    __syncthreads();
+    next_kv_tile_ready<T, D, TKV, kThreads>(p, i, num_tiles, sRows, sK, sV);
     if (i + 2 < num_tiles) plan(i + 2);
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end)

@@ -95,15 +95,7 @@ __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(Atte
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
     const int stage = i & 1;
-    if (i + 1 < num_tiles) {
-      load_kv_tile_async<T, D, TKV, kThreads>(p, sRows + (stage ^ 1) * TKV, sK + (stage ^ 1) * TKV * D,
-                                              sV + (stage ^ 1) * TKV * D);
-      ptx::cp_async_commit();
-      ptx::cp_async_wait<1>();  // this tile (and Q) have landed; the next may still fly
-    } else {
-      ptx::cp_async_wait<0>();
-    }
-    __syncthreads();  // ... for every thread's copies, not just this thread's
+    next_kv_tile_ready<T, D, TKV, kThreads>(p, i, num_tiles, sRows, sK, sV);
     // sRows[i % 2] was read when tile i's copies were issued, before the barrier above; the
     // barrier below publishes tile i + 2's plan before its copies are issued.
     if (i + 2 < num_tiles) plan(i + 2);

@@ -109,6 +109,25 @@ __device__ __forceinline__ void load_kv_tile_async(const AttendParams& p, const 
   }
 }
 
+// The top of iteration i of the kernels' double-buffered loop over K/V tiles: issue tile
+// i + 1's copies into the other stage (its page lookups planned in row_offsets[(i + 1) % 2]),
+// wait for tile i's, and make every thread's copies visible to the block. The caller ends
+// the iteration with a barrier, so a stage is never refilled while a warp still reads it.
+template <typename T, int D, int TKV, int THREADS>
+__device__ __forceinline__ void next_kv_tile_ready(const AttendParams& p, int32_t i, int32_t num_tiles,
+                                                   const int64_t* row_offsets, T* k_stages, T* v_stages) {
+  if (i + 1 < num_tiles) {
+    const int next = (i + 1) & 1;
+    load_kv_tile_async<T, D, TKV, THREADS>(p, row_offsets + next * TKV, k_stages + next * TKV * D,
+                                           v_stages + next * TKV * D);
+    ptx::cp_async_commit();
+    ptx::cp_async_wait<1>();  // tile i (and what was committed with it) has landed
+  } else {
+    ptx::cp_async_wait<0>();
+  }
+  __syncthreads();
+}
+
 // One warp's online-softmax state for its 16 * MT query rows: the output accumulator
 // fragments (C layout of m16n8, D / 8 column tiles), and per row it holds (rows g and g + 8
 // of each m16 tile) the running max of the scores, in log2 units, and this thread's part of the running
