@@ -32,9 +32,10 @@ const Mask kMasks[] = {{true, 0, "causal"},
 // Small tiles (64 query rows, 32 keys), so short sequences cross many tile edges: the
 // lengths below are 1, tile - 1, tile, tile + 1 of both, and 100, a multiple of neither.
 const std::vector<std::pair<std::string, int64_t>> kSmallTiles = {{"tile_q", 64}, {"tile_kv", 32}};
-const ValidationCase kPrefillAtEdges{"prefill at tile edges", false, {1, 33, 63, 64, 100}, {1, 31, 63, 64, 65}};
-const ValidationCase kDecodeAtEdges{"decode at tile edges", true, {1, 31, 32, 33, 63, 64, 65, 100},
-                                    std::vector<int32_t>(8, 1)};
+const ValidationCase kPrefillAtEdges{
+    "prefill at tile edges", false, {1, 33, 63, 64, 100}, {1, 31, 63, 64, 65}};
+const ValidationCase kDecodeAtEdges{
+    "decode at tile edges", true, {1, 31, 32, 33, 63, 64, 65, 100}, std::vector<int32_t>(8, 1)};
 
 // Page sizes the configurations rotate through: tiles within a page, spanning pages, and a
 // page per token.
@@ -58,10 +59,10 @@ class FusedPlugin : public testing::TestWithParam<AttnbDevice> {
     return out;
   }
 
-  AttnbProblem problem(int32_t dtype, int32_t q_heads, int32_t kv_heads, int32_t head_dim, const Mask& mask,
-                       int32_t page_size = 16) const {
-    AttnbProblem p = make_problem(GetParam(), dtype, q_heads, kv_heads, head_dim, mask.causal, mask.window, 1, 1,
-                                  1, page_size);
+  AttnbProblem problem(int32_t dtype, int32_t q_heads, int32_t kv_heads, int32_t head_dim,
+                       const Mask& mask, int32_t page_size = 16) const {
+    AttnbProblem p = make_problem(GetParam(), dtype, q_heads, kv_heads, head_dim, mask.causal,
+                                  mask.window, 1, 1, 1, page_size);
     EXPECT_EQ(plugin_->why_not(p), "") << "the plugin refuses a configuration it declares";
     return p;
   }
@@ -71,13 +72,14 @@ class FusedPlugin : public testing::TestWithParam<AttnbDevice> {
 
 std::string describe(const AttnbProblem& p, const Mask& mask) {
   return std::string(dtype_name(p.dtype)) + " D " + std::to_string(p.head_dim) + " heads " +
-         std::to_string(p.num_q_heads) + "/" + std::to_string(p.num_kv_heads) + " " + mask.name + " page " +
-         std::to_string(p.page_size);
+         std::to_string(p.num_q_heads) + "/" + std::to_string(p.num_kv_heads) + " " + mask.name +
+         " page " + std::to_string(p.page_size);
 }
 
 void expect_passes(const CaseOutcome& out, const std::string& what, uint64_t seed) {
-  EXPECT_TRUE(out.passed()) << what << ": " << out.error << " max_abs " << out.comparison.max_abs_error
-                            << " violations " << out.comparison.violations << " seed " << seed;
+  EXPECT_TRUE(out.passed()) << what << ": " << out.error << " max_abs "
+                            << out.comparison.max_abs_error << " violations "
+                            << out.comparison.violations << " seed " << seed;
 }
 
 TEST_P(FusedPlugin, MatchesTheReferenceInEveryConfiguration) {
@@ -87,9 +89,11 @@ TEST_P(FusedPlugin, MatchesTheReferenceInEveryConfiguration) {
     for (int32_t head_dim : {64, 128})
       for (int32_t kv_heads : {4, 2, 1})  // MHA, GQA, MQA over 4 query heads
         for (const Mask& mask : kMasks) {
-          const AttnbProblem p = problem(dtype, 4, kv_heads, head_dim, mask, kPageSizes[index++ % 4]);
+          const AttnbProblem p =
+              problem(dtype, 4, kv_heads, head_dim, mask, kPageSizes[index++ % 4]);
           for (const ValidationCase& c : {kPrefillAtEdges, kDecodeAtEdges})
-            expect_passes(run_case(*plugin_, p, c, ++seed, kSmallTiles), c.name + (", " + describe(p, mask)), seed);
+            expect_passes(run_case(*plugin_, p, c, ++seed, kSmallTiles),
+                          c.name + (", " + describe(p, mask)), seed);
         }
 }
 
@@ -101,7 +105,8 @@ TEST_P(FusedPlugin, LargeGroupsMatchTheReference) {
     for (int32_t head_dim : {64, 128}) {
       const AttnbProblem p = problem(dtype, 20, 1, head_dim, mask);
       for (const ValidationCase& c : {kPrefillAtEdges, kDecodeAtEdges})
-        expect_passes(run_case(*plugin_, p, c, ++seed, kSmallTiles), c.name + (", " + describe(p, mask)), seed);
+        expect_passes(run_case(*plugin_, p, c, ++seed, kSmallTiles),
+                      c.name + (", " + describe(p, mask)), seed);
     }
 }
 
@@ -110,18 +115,21 @@ TEST_P(FusedPlugin, LargeGroupsMatchTheReference) {
 struct Inputs {
   Inputs(const LoadedPlugin& plugin, AttnbProblem p, const std::vector<int32_t>& kv_lens,
          const std::vector<int32_t>& q_lens, uint64_t seed)
-      : q_lens(q_lens), session(plugin, sized(p, kv_lens, q_lens), pages(kv_lens, p.page_size), seed) {
+      : q_lens(q_lens),
+        session(plugin, sized(p, kv_lens, q_lens), pages(kv_lens, p.page_size), seed) {
     std::mt19937_64 rng(seed);
     const int32_t tokens = std::accumulate(kv_lens.begin(), kv_lens.end(), 0);
     const std::size_t kv_row = static_cast<std::size_t>(p.num_kv_heads) * p.head_dim;
-    session.append(kv_lens, random_normal(tokens * kv_row, p.dtype, rng), random_normal(tokens * kv_row, p.dtype, rng));
-    q = random_normal(std::accumulate(q_lens.begin(), q_lens.end(), 0) * static_cast<std::size_t>(p.num_q_heads) *
-                          p.head_dim,
+    session.append(kv_lens, random_normal(tokens * kv_row, p.dtype, rng),
+                   random_normal(tokens * kv_row, p.dtype, rng));
+    q = random_normal(std::accumulate(q_lens.begin(), q_lens.end(), 0) *
+                          static_cast<std::size_t>(p.num_q_heads) * p.head_dim,
                       p.dtype, rng);
     reference = session.reference(q_lens, q);
   }
 
-  static AttnbProblem sized(AttnbProblem p, const std::vector<int32_t>& kv_lens, const std::vector<int32_t>& q_lens) {
+  static AttnbProblem sized(AttnbProblem p, const std::vector<int32_t>& kv_lens,
+                            const std::vector<int32_t>& q_lens) {
     p.max_batch = static_cast<int32_t>(kv_lens.size());
     p.max_q_tokens = std::accumulate(q_lens.begin(), q_lens.end(), 0);
     p.max_kv_len = *std::max_element(kv_lens.begin(), kv_lens.end());
@@ -133,7 +141,9 @@ struct Inputs {
     return n;
   }
 
-  bool decode() const { return std::all_of(q_lens.begin(), q_lens.end(), [](int32_t n) { return n == 1; }); }
+  bool decode() const {
+    return std::all_of(q_lens.begin(), q_lens.end(), [](int32_t n) { return n == 1; });
+  }
   std::vector<float> run() { return decode() ? session.decode(q) : session.prefill(q_lens, q); }
 
   std::vector<int32_t> q_lens;
@@ -160,10 +170,12 @@ TEST_P(FusedPlugin, EveryTileShapeGivesTheSameResult) {
       // Around the 128-row and 32/64/128-key tiles; the last sequence is a chunked prefill.
       for (const bool decode : {false, true}) {
         const std::vector<int32_t> kv_lens = {1, 127, 128, 129, 300};
-        const std::vector<int32_t> q_lens = decode ? std::vector<int32_t>(5, 1) : std::vector<int32_t>{1, 127, 128, 129, 45};
+        const std::vector<int32_t> q_lens =
+            decode ? std::vector<int32_t>(5, 1) : std::vector<int32_t>{1, 127, 128, 129, 45};
         Inputs in(*plugin_, p, kv_lens, q_lens, seed);
         const std::vector<float> defaults = in.run();
-        ASSERT_TRUE(compare(defaults, in.reference, tol).passed()) << describe(p, mask) << " seed " << seed;
+        ASSERT_TRUE(compare(defaults, in.reference, tol).passed())
+            << describe(p, mask) << " seed " << seed;
         for (int64_t tile_q : values("tile_q"))
           for (int64_t tile_kv : values("tile_kv"))
             for (int64_t warp_rows : values("warp_rows")) {
@@ -171,11 +183,13 @@ TEST_P(FusedPlugin, EveryTileShapeGivesTheSameResult) {
               in.session.op().set_tunable("tile_kv", tile_kv);
               in.session.op().set_tunable("warp_rows", warp_rows);
               const std::vector<float> got = in.run();
-              const Comparison vs_ref = compare(got, in.reference, tol), vs_defaults = compare(got, to_double(defaults), tol);
+              const Comparison vs_ref = compare(got, in.reference, tol),
+                               vs_defaults = compare(got, to_double(defaults), tol);
               EXPECT_TRUE(vs_ref.passed() && vs_defaults.passed())
-                  << (decode ? "decode " : "prefill ") << describe(p, mask) << " tile_q " << tile_q << " tile_kv "
-                  << tile_kv << " warp_rows " << warp_rows << ": max_abs vs reference " << vs_ref.max_abs_error
-                  << ", vs defaults " << vs_defaults.max_abs_error << " seed " << seed;
+                  << (decode ? "decode " : "prefill ") << describe(p, mask) << " tile_q " << tile_q
+                  << " tile_kv " << tile_kv << " warp_rows " << warp_rows
+                  << ": max_abs vs reference " << vs_ref.max_abs_error << ", vs defaults "
+                  << vs_defaults.max_abs_error << " seed " << seed;
             }
       }
     }
@@ -196,15 +210,17 @@ TEST_P(FusedPlugin, SplitDecodeEqualsUnsplitDecode) {
         in.session.op().set_tunable("num_splits", 1);
         const std::vector<float> unsplit = in.run();
         const Tolerance tol = tolerance_for(dtype);
-        ASSERT_TRUE(compare(unsplit, in.reference, tol).passed()) << describe(p, mask) << " seed " << seed;
+        ASSERT_TRUE(compare(unsplit, in.reference, tol).passed())
+            << describe(p, mask) << " seed " << seed;
         for (std::size_t i = 0; i < splits->num_values; ++i) {
           in.session.op().set_tunable("num_splits", splits->values[i]);
           const std::vector<float> got = in.run();
-          const Comparison vs_ref = compare(got, in.reference, tol), vs_unsplit = compare(got, to_double(unsplit), tol);
+          const Comparison vs_ref = compare(got, in.reference, tol),
+                           vs_unsplit = compare(got, to_double(unsplit), tol);
           EXPECT_TRUE(vs_ref.passed() && vs_unsplit.passed())
               << describe(p, mask) << " tile_kv " << tile_kv << " num_splits " << splits->values[i]
-              << ": max_abs vs reference " << vs_ref.max_abs_error << ", vs unsplit " << vs_unsplit.max_abs_error
-              << " seed " << seed;
+              << ": max_abs vs reference " << vs_ref.max_abs_error << ", vs unsplit "
+              << vs_unsplit.max_abs_error << " seed " << seed;
         }
       }
 }

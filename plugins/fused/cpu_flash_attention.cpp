@@ -82,9 +82,11 @@ struct SequenceKv {
     const int32_t d = layout.head_dim;
     for (int32_t r = 0; r < count; ++r) {
       const int64_t pos = first + r;
-      const int32_t page = cache.page_indices_host[cache.page_indptr_host[b] + pos / layout.page_size];
-      const void* row = static_cast<const char*>(cache.pages) +
-                        layout.offset(page, head, static_cast<int32_t>(pos % layout.page_size), is_v);
+      const int32_t page =
+          cache.page_indices_host[cache.page_indptr_host[b] + pos / layout.page_size];
+      const void* row =
+          static_cast<const char*>(cache.pages) +
+          layout.offset(page, head, static_cast<int32_t>(pos % layout.page_size), is_v);
       for (int32_t e = 0; e < d; ++e) out[r * d + e] = load_as_float(row, dtype, e);
     }
   }
@@ -173,7 +175,9 @@ float softmax_scale(const AttnbProblem& p) {
 }
 
 SequenceKv sequence(const AttnbProblem& p, const AttnbPagedKv& cache, int32_t b) {
-  return {cache, Layout{p.num_kv_heads, p.page_size, p.head_dim, cache.page_bytes, dtype_size(p.kv_cache_dtype)},
+  return {cache,
+          Layout{p.num_kv_heads, p.page_size, p.head_dim, cache.page_bytes,
+                 dtype_size(p.kv_cache_dtype)},
           p.kv_cache_dtype, b};
 }
 
@@ -208,11 +212,13 @@ void cpu_prefill(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs
           return (static_cast<std::size_t>(q0 + m0 + r) * p.num_q_heads + h) * d + e;
         };
         for (int32_t r = 0; r < rows; ++r)
-          for (int32_t e = 0; e < d; ++e) s.q[r * d + e] = load_as_float(a.q, p.dtype, q_index(r, e));
+          for (int32_t e = 0; e < d; ++e)
+            s.q[r * d + e] = load_as_float(a.q, p.dtype, q_index(r, e));
         attend_block(seq, h / group, rows, vis, t.tile_kv, scale, s);
         for (int32_t r = 0; r < rows; ++r)
           for (int32_t e = 0; e < d; ++e)
-            store_from_float(a.o, p.dtype, q_index(r, e), s.sum[r] > 0 ? s.acc[r * d + e] / s.sum[r] : 0.0f);
+            store_from_float(a.o, p.dtype, q_index(r, e),
+                             s.sum[r] > 0 ? s.acc[r * d + e] / s.sum[r] : 0.0f);
       }
     }
   }
@@ -242,8 +248,8 @@ void cpu_decode(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs&
       for (std::size_t e = 0; e < static_cast<std::size_t>(group) * d; ++e)
         s.q[e] = load_as_float(a.q, p.dtype, head0 + e);
       for (int32_t split = 0; split < splits; ++split) {
-        const Visibility vis{pos, 0, p.causal != 0, p.window, kv_len,
-                             split_range(lo, kv_len, split, splits, t.tile_kv)};
+        const Visibility vis{pos,      0,      p.causal != 0,
+                             p.window, kv_len, split_range(lo, kv_len, split, splits, t.tile_kv)};
         attend_block(seq, kvh, group, vis, t.tile_kv, scale, s);
         // The split's partial result: its own softmax output and the log of its total weight.
         for (int32_t g = 0; g < group; ++g) {

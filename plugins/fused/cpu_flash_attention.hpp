@@ -18,7 +18,8 @@ namespace attnbench::fused {
 // host's workspace so the hot path never allocates. Sized for the largest tunables.
 std::size_t cpu_workspace_bytes(const AttnbProblem& problem);
 
-void cpu_prefill(const AttnbProblem& problem, const Tunables& tunables, const AttnbAttendArgs& args);
+void cpu_prefill(const AttnbProblem& problem, const Tunables& tunables,
+                 const AttnbAttendArgs& args);
 void cpu_decode(const AttnbProblem& problem, const Tunables& tunables, const AttnbAttendArgs& args);
 
 }  // namespace attnbench::fused

@@ -22,22 +22,23 @@ template <typename T, int D, int TKV>
 __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParams p) {
   constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kRows = kHeadsPerBlock;
   extern __shared__ __align__(128) unsigned char smem[];
-  T* sQ = reinterpret_cast<T*>(smem);  // [16][D]
-  T* sK = sQ + kRows * D;              // [2][TKV][D]
-  T* sV = sK + 2 * TKV * D;            // [2][TKV][D]
+  T* sQ = reinterpret_cast<T*>(smem);                          // [16][D]
+  T* sK = sQ + kRows * D;                                      // [2][TKV][D]
+  T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
   auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [2][TKV] planned K/V rows
 
   const int32_t split = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
   const int32_t kvh = blockIdx.y, b = blockIdx.z;
   const int32_t head0 = kvh * p.group + chunk * kRows, heads = min(kRows, p.group - chunk * kRows);
   const int32_t kv_len = sequence_length(p, b);
-  const KeyRange range = split_range(plain_kv::first_visible(kv_len - 1, p.window), kv_len, split,
-                                     p.num_splits, TKV);
+  const KeyRange range =
+      split_range(plain_kv::first_visible(kv_len - 1, p.window), kv_len, split, p.num_splits, TKV);
   const auto begin = static_cast<int32_t>(range.begin), end = static_cast<int32_t>(range.end);
   const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
 
   // The chunk's query rows: token b, heads head0 .. head0 + heads - 1, contiguous.
-  const T* q = static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
+  const T* q =
+      static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
   // Tile i's page lookups go to sRows[i % 2], two tiles ahead of its use, as in prefill.
   const auto plan = [&](int32_t i) {
     plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i & 1) * TKV);
@@ -45,7 +46,8 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   plan(0);
   plan(1);
   __syncthreads();
-  load_rows_async<T, D, kRows, kThreads>(sQ, q, [&](int r) -> const T* { return r < heads ? q + r * D : nullptr; });
+  load_rows_async<T, D, kRows, kThreads>(
+      sQ, q, [&](int r) -> const T* { return r < heads ? q + r * D : nullptr; });
   if (num_tiles > 0) load_kv_tile_async<T, D, TKV, kThreads>(p, sRows, sK, sV);
   ptx::cp_async_commit();
 
@@ -61,8 +63,8 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
     if (i + 2 < num_tiles) plan(i + 2);
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end)
-      warp_attend_tile<T, D, 1, 16>(sQ, 0, sK + stage * TKV * D, sV + stage * TKV * D, warp * 16, key0,
-                                    key0 + 16 > end, bounds, p.scale_log2, st);
+      warp_attend_tile<T, D, 1, 16>(sQ, 0, sK + stage * TKV * D, sV + stage * TKV * D, warp * 16,
+                                    key0, key0 + 16 > end, bounds, p.scale_log2, st);
     __syncthreads();
   }
   ptx::cp_async_wait<0>();
@@ -101,8 +103,10 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
       sWeight[w * kRows + r] = weight;
       total += weight * sSum[w * kRows + r];
     }
-    for (int w = 0; w < kWarps; ++w) sWeight[w * kRows + r] = total > 0 ? sWeight[w * kRows + r] / total : 0.0f;
-    sLse[r] = total > 0 ? top + log2f(total) : kNegInf;  // an empty split: -inf, weight 0 in the merge
+    for (int w = 0; w < kWarps; ++w)
+      sWeight[w * kRows + r] = total > 0 ? sWeight[w * kRows + r] / total : 0.0f;
+    sLse[r] =
+        total > 0 ? top + log2f(total) : kNegInf;  // an empty split: -inf, weight 0 in the merge
   }
   __syncthreads();
   for (int i = threadIdx.x; i < heads * D; i += kThreads) {
@@ -141,11 +145,12 @@ __global__ void merge_splits_kernel(AttendParams p) {
 template <typename T, int D, int TKV>
 void launch_decode(const AttendParams& params, int32_t num_kv_heads, cudaStream_t stream) {
   constexpr int kThreads = TKV / 16 * 32;
-  constexpr std::size_t kSmem =
-      static_cast<std::size_t>(kHeadsPerBlock + 4 * TKV) * D * sizeof(T) + 2 * TKV * sizeof(int64_t);
+  constexpr std::size_t kSmem = static_cast<std::size_t>(kHeadsPerBlock + 4 * TKV) * D * sizeof(T) +
+                                2 * TKV * sizeof(int64_t);
   // The warps' merge reuses the K/V stages: kWarps * 16 * D floats and 3 * kWarps * 16 + 16.
-  static_assert((TKV / 16) * kHeadsPerBlock * (D + 3) + kHeadsPerBlock <= 4 * TKV * D * sizeof(T) / 4,
-                "merge scratch fits in the K/V stages");
+  static_assert(
+      (TKV / 16) * kHeadsPerBlock * (D + 3) + kHeadsPerBlock <= 4 * TKV * D * sizeof(T) / 4,
+      "merge scratch fits in the K/V stages");
   const auto kernel = flash_decode_kernel<T, D, TKV>;
   static const bool configured = (allow_shared_memory(kernel, kSmem), true);
   (void)configured;
@@ -175,7 +180,8 @@ int32_t cuda_sm_count() {
   return count;
 }
 
-void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count, const AttnbAttendArgs& a) {
+void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
+                 const AttnbAttendArgs& a) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch == 0) return;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
@@ -183,13 +189,15 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count, con
   params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
   int64_t longest = 0;
   for (int32_t b = 0; b < cache.batch; ++b)
-    longest = std::max(longest, visible_tokens(p, plain_kv::sequence_length(cache.page_indptr_host,
-                                                                           cache.last_page_len_host,
-                                                                           p.page_size, b)));
-  const int64_t blocks_per_split = static_cast<int64_t>(cache.batch) * p.num_kv_heads * params.head_chunks;
+    longest = std::max(longest, visible_tokens(p, plain_kv::sequence_length(
+                                                      cache.page_indptr_host,
+                                                      cache.last_page_len_host, p.page_size, b)));
+  const int64_t blocks_per_split =
+      static_cast<int64_t>(cache.batch) * p.num_kv_heads * params.head_chunks;
   params.num_splits = plan_num_splits(t.num_splits, longest, blocks_per_split, sm_count, t.tile_kv);
   params.part_o = static_cast<float*>(a.workspace);
-  params.part_lse = params.part_o + static_cast<std::size_t>(p.max_batch) * p.num_q_heads * kMaxSplits * p.head_dim;
+  params.part_lse = params.part_o +
+                    static_cast<std::size_t>(p.max_batch) * p.num_q_heads * kMaxSplits * p.head_dim;
   const auto stream = static_cast<cudaStream_t>(a.stream);
   plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;

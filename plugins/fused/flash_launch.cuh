@@ -15,7 +15,8 @@ inline AttendParams make_params(const AttnbProblem& p, const AttnbAttendArgs& a)
   AttendParams params{};
   params.pages = static_cast<const char*>(cache.pages);
   params.page_bytes = cache.page_bytes;
-  params.v_offset = static_cast<std::size_t>(p.num_kv_heads) * p.page_size * p.head_dim * dtype_size(p.kv_cache_dtype);
+  params.v_offset = static_cast<std::size_t>(p.num_kv_heads) * p.page_size * p.head_dim *
+                    dtype_size(p.kv_cache_dtype);
   params.page_indptr = cache.page_indptr;
   params.page_indices = cache.page_indices;
   params.last_page_len = cache.last_page_len;
@@ -28,7 +29,8 @@ inline AttendParams make_params(const AttnbProblem& p, const AttnbAttendArgs& a)
   params.group = p.num_q_heads / p.num_kv_heads;
   params.causal = p.causal;
   params.window = p.window;
-  const float scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  const float scale =
+      p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = scale * 1.4426950408889634f;  // log2(e)
   params.num_splits = 1;
   params.head_chunks = 1;
@@ -38,18 +40,21 @@ inline AttendParams make_params(const AttnbProblem& p, const AttnbAttendArgs& a)
 // Calls f(std::integral_constant<int, v>{}) for the runtime value among the listed ones.
 template <int... Values, typename F>
 void with_constant(int value, const char* what, F&& f) {
-  const bool found = ((value == Values ? (f(std::integral_constant<int, Values>{}), true) : false) || ...);
-  if (!found) throw Unsupported(std::string(what) + " " + std::to_string(value) + " has no CUDA kernel");
+  const bool found =
+      ((value == Values ? (f(std::integral_constant<int, Values>{}), true) : false) || ...);
+  if (!found)
+    throw Unsupported(std::string(what) + " " + std::to_string(value) + " has no CUDA kernel");
 }
 
 // Kernels with more than 48 KiB of dynamic shared memory must say so first, once each.
 template <typename Kernel>
 void allow_shared_memory(Kernel kernel, std::size_t bytes) {
   if (bytes <= 48 * 1024) return;
-  const cudaError_t err =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(bytes));
   if (err != cudaSuccess)
-    throw Error(ATTNB_ERR_DEVICE, std::string("cannot give a fused kernel ") + std::to_string(bytes) +
+    throw Error(ATTNB_ERR_DEVICE, std::string("cannot give a fused kernel ") +
+                                      std::to_string(bytes) +
                                       " bytes of shared memory: " + cudaGetErrorString(err));
 }
 

@@ -29,9 +29,9 @@ __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(Atte
   constexpr int kThreads = TQ / (16 * MT) * 32, kWarpRows = 16 * MT, kChunks = D / 8;
   constexpr int kKeyStep = key_step(D, TKV, MT);
   extern __shared__ __align__(128) unsigned char smem[];
-  T* sQ = reinterpret_cast<T*>(smem);  // [TQ][D], later the output tile
-  T* sK = sQ + TQ * D;                 // [2][TKV][D]
-  T* sV = sK + 2 * TKV * D;            // [2][TKV][D]
+  T* sQ = reinterpret_cast<T*>(smem);                          // [TQ][D], later the output tile
+  T* sK = sQ + TQ * D;                                         // [2][TKV][D]
+  T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
   auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [2][TKV] planned K/V rows
 
   // Which query tile: blockIdx.y counts the batch's tiles, each sequence's last tile (the
@@ -49,7 +49,9 @@ __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(Atte
   const int32_t kv_len = sequence_length(p, b);
   const int32_t pos0 = kv_len - q_len + m0;  // position of the tile's first query
   // Keys a query at `pos` sees: [lo, hi). Both grow with the position.
-  const auto lo_of = [&](int32_t pos) { return static_cast<int32_t>(plain_kv::first_visible(pos, p.window)); };
+  const auto lo_of = [&](int32_t pos) {
+    return static_cast<int32_t>(plain_kv::first_visible(pos, p.window));
+  };
   const auto hi_of = [&](int32_t pos) { return p.causal ? pos + 1 : kv_len; };
   // Rows past the last query (padding of a short tile) take the last query's position:
   // they compute harmless duplicates that are never written.
@@ -104,8 +106,9 @@ __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(Atte
       const int32_t key0 = begin + i * TKV + step * kKeyStep;
       if (warp_active && key0 < any_hi && key0 + kKeyStep > any_lo) {
         const bool masked = !(key0 >= all_lo && key0 + kKeyStep <= all_hi);
-        warp_attend_tile<T, D, MT, kKeyStep>(sQ, warp_row0, sK + stage * TKV * D, sV + stage * TKV * D,
-                                             step * kKeyStep, key0, masked, bounds, p.scale_log2, st);
+        warp_attend_tile<T, D, MT, kKeyStep>(sQ, warp_row0, sK + stage * TKV * D,
+                                             sV + stage * TKV * D, step * kKeyStep, key0, masked,
+                                             bounds, p.scale_log2, st);
       }
     }
     __syncthreads();  // the stage is free for the copy issued at the top of the next iteration
@@ -136,15 +139,16 @@ __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(Atte
     const int i = k * 32 + lane;
     const int r = warp_row0 + i / kChunks, c = i % kChunks;
     if (r < rows)
-      *reinterpret_cast<uint4*>(o + (row0 + static_cast<std::size_t>(r) * p.num_q_heads) * D + c * 8) =
-          *reinterpret_cast<const uint4*>(sQ + swizzled<D>(r, c));
+      *reinterpret_cast<uint4*>(o + (row0 + static_cast<std::size_t>(r) * p.num_q_heads) * D +
+                                c * 8) = *reinterpret_cast<const uint4*>(sQ + swizzled<D>(r, c));
   }
 }
 
 template <typename T, int D, int TQ, int TKV, int MT>
 void launch_prefill(const AttendParams& params, int32_t tiles, cudaStream_t stream) {
   constexpr int kThreads = TQ / (16 * MT) * 32;
-  constexpr std::size_t kSmem = static_cast<std::size_t>(TQ + 4 * TKV) * D * sizeof(T) + 2 * TKV * sizeof(int64_t);
+  constexpr std::size_t kSmem =
+      static_cast<std::size_t>(TQ + 4 * TKV) * D * sizeof(T) + 2 * TKV * sizeof(int64_t);
   const auto kernel = flash_prefill_kernel<T, D, TQ, TKV, MT>;
   static const bool configured = (allow_shared_memory(kernel, kSmem), true);
   (void)configured;

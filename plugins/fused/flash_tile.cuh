@@ -1,6 +1,7 @@
 // The device pieces the fused prefill and decode kernels share: the launch parameters,
-// shared-memory tiles, the paged K/V tile planner and loader (cp.async) and one warp's online-softmax
-// step over a tile of keys on the tensor cores (mma.sync m16n8k16, fp32 accumulation).
+// shared-memory tiles, the paged K/V tile planner and loader (cp.async), and one warp's
+// online-softmax step over a tile of keys on the tensor cores (mma.sync m16n8k16, fp32
+// accumulation).
 #pragma once
 
 #include "../common/cuda_common.cuh"
@@ -42,7 +43,8 @@ struct AttendParams {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 __device__ __forceinline__ int32_t sequence_length(const AttendParams& p, int32_t b) {
-  return static_cast<int32_t>(plain_kv::sequence_length(p.page_indptr, p.last_page_len, p.page_size, b));
+  return static_cast<int32_t>(
+      plain_kv::sequence_length(p.page_indptr, p.last_page_len, p.page_size, b));
 }
 
 // Element offset of 16-byte chunk `chunk` of row `row` in a [rows][D] tile of 16-bit
@@ -67,7 +69,8 @@ __device__ __forceinline__ void load_rows_async(T* tile, const T* any_valid, Sou
     if ((ROWS * kChunks) % THREADS != 0 && i >= ROWS * kChunks) break;
     const int row = i / kChunks, chunk = i % kChunks;
     const T* src = source(row);
-    ptx::cp_async_16(tile + swizzled<D>(row, chunk), src ? src + chunk * 8 : any_valid, src != nullptr);
+    ptx::cp_async_16(tile + swizzled<D>(row, chunk), src ? src + chunk * 8 : any_valid,
+                     src != nullptr);
   }
 }
 
@@ -75,15 +78,18 @@ __device__ __forceinline__ void load_rows_async(T* tile, const T* any_valid, Sou
 // offset from p.pages of the K row of each key in [key0, key0 + KEYS) of KV head kvh of
 // sequence b, or -1 for a key outside [valid_begin, valid_end).
 template <typename T, int D, int KEYS>
-__device__ __forceinline__ void plan_kv_tile(const AttendParams& p, int32_t b, int32_t kvh, int32_t key0,
-                                             int32_t valid_begin, int32_t valid_end, int64_t* row_offsets) {
+__device__ __forceinline__ void plan_kv_tile(const AttendParams& p, int32_t b, int32_t kvh,
+                                             int32_t key0, int32_t valid_begin, int32_t valid_end,
+                                             int64_t* row_offsets) {
   for (int r = threadIdx.x; r < KEYS; r += blockDim.x) {
     const int32_t key = key0 + r;
     int64_t offset = -1;
     if (key >= valid_begin && key < valid_end) {
-      const int32_t page = p.page_indices[p.page_indptr[b] + key / p.page_size], slot = key % p.page_size;
-      offset = static_cast<int64_t>(page) * static_cast<int64_t>(p.page_bytes) +
-               (static_cast<int64_t>(kvh) * p.page_size + slot) * D * static_cast<int64_t>(sizeof(T));
+      const int32_t page = p.page_indices[p.page_indptr[b] + key / p.page_size],
+                    slot = key % p.page_size;
+      offset =
+          static_cast<int64_t>(page) * static_cast<int64_t>(p.page_bytes) +
+          (static_cast<int64_t>(kvh) * p.page_size + slot) * D * static_cast<int64_t>(sizeof(T));
     }
     row_offsets[r] = offset;
   }
@@ -94,8 +100,9 @@ __device__ __forceinline__ void plan_kv_tile(const AttendParams& p, int32_t b, i
 // than read: past the end of the cache there is no page to read, and a masked key's weight
 // is 0, which must multiply a zero V row, not whatever garbage a page holds.
 template <typename T, int D, int KEYS, int THREADS>
-__device__ __forceinline__ void load_kv_tile_async(const AttendParams& p, const int64_t* row_offsets,
-                                                   T* k_tile, T* v_tile) {
+__device__ __forceinline__ void load_kv_tile_async(const AttendParams& p,
+                                                   const int64_t* row_offsets, T* k_tile,
+                                                   T* v_tile) {
   constexpr int kChunks = D / 8;
   static_assert((KEYS * kChunks) % THREADS == 0, "every thread copies the same number of chunks");
 #pragma unroll 4  // fully unrolled, the copies' addresses crowd out the MMA registers
@@ -114,8 +121,9 @@ __device__ __forceinline__ void load_kv_tile_async(const AttendParams& p, const 
 // wait for tile i's, and make every thread's copies visible to the block. The caller ends
 // the iteration with a barrier, so a stage is never refilled while a warp still reads it.
 template <typename T, int D, int TKV, int THREADS>
-__device__ __forceinline__ void next_kv_tile_ready(const AttendParams& p, int32_t i, int32_t num_tiles,
-                                                   const int64_t* row_offsets, T* k_stages, T* v_stages) {
+__device__ __forceinline__ void next_kv_tile_ready(const AttendParams& p, int32_t i,
+                                                   int32_t num_tiles, const int64_t* row_offsets,
+                                                   T* k_stages, T* v_stages) {
   if (i + 1 < num_tiles) {
     const int next = (i + 1) & 1;
     load_kv_tile_async<T, D, TKV, THREADS>(p, row_offsets + next * TKV, k_stages + next * TKV * D,
@@ -129,9 +137,10 @@ __device__ __forceinline__ void next_kv_tile_ready(const AttendParams& p, int32_
 }
 
 // One warp's online-softmax state for its 16 * MT query rows: the output accumulator
-// fragments (C layout of m16n8, D / 8 column tiles), and per row it holds (rows g and g + 8
-// of each m16 tile) the running max of the scores, in log2 units, and this thread's part of the running
-// sum (the 4 threads of a quad hold different columns; their parts are added at the end).
+// fragments (C layout of m16n8, D / 8 column tiles) and, for the rows this thread holds
+// (g and g + 8 of each m16 tile), the running max of the scores in log2 units and this
+// thread's part of the running sum (the 4 threads of a quad hold different columns; their
+// parts are added at the end).
 template <int D, int MT>
 struct WarpState {
   float o[MT][D / 8][4];
@@ -190,16 +199,17 @@ __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const 
 #pragma unroll
       for (int c = 0; c < 4; ++c) s[mt][n][c] = 0.0f;
 
-  // S = Q K^T, one k16 slice of the head dim at a time. A (Q, 16x16): lane l addresses row
-  // l % 16, chunk l / 16. B (K^T) for two n8 tiles at once: K rows are keys, so a K tile
-  // row-major is B column-major, as mma wants; lane l addresses key (l % 8) + 8 (l / 16),
-  // chunk (l / 8) % 2, giving b0, b1 of keys +0..7 and b0, b1 of keys +8..15.
+        // S = Q K^T, one k16 slice of the head dim at a time. A (Q, 16x16): lane l addresses row
+        // l % 16, chunk l / 16. B (K^T) for two n8 tiles at once: K rows are keys, so a K tile
+        // row-major is B column-major, as mma wants; lane l addresses key (l % 8) + 8 (l / 16),
+        // chunk (l / 8) % 2, giving b0, b1 of keys +0..7 and b0, b1 of keys +8..15.
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
     uint32_t a[MT][4];
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt)
-      ptx::ldmatrix_x4(a[mt], sQ + swizzled<D>(q_row0 + mt * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+      ptx::ldmatrix_x4(a[mt],
+                       sQ + swizzled<D>(q_row0 + mt * 16 + (lane & 15), kk * 2 + (lane >> 4)));
 #pragma unroll
     for (int nn = 0; nn < KEYS / 16; ++nn) {
       uint32_t b[4];
@@ -288,8 +298,9 @@ __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const 
 #pragma unroll
     for (int dd = 0; dd < D / 16; ++dd) {
       uint32_t b[4];
-      ptx::ldmatrix_x4_trans(b, sV + swizzled<D>(key_row0 + kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
-                                                 dd * 2 + (lane >> 4)));
+      ptx::ldmatrix_x4_trans(
+          b, sV + swizzled<D>(key_row0 + kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
+                              dd * 2 + (lane >> 4)));
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
         ptx::mma_16816<T>(st.o[mt][2 * dd], a[mt], b[0], b[1]);

@@ -16,7 +16,8 @@ namespace attnbench::fused {
 // their log-sum-exp. Prefill needs none.
 std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 
-void cuda_prefill(const AttnbProblem& problem, const Tunables& tunables, const AttnbAttendArgs& args);
+void cuda_prefill(const AttnbProblem& problem, const Tunables& tunables,
+                  const AttnbAttendArgs& args);
 // sm_count: multiprocessors of the device, for choosing the split count.
 void cuda_decode(const AttnbProblem& problem, const Tunables& tunables, int32_t sm_count,
                  const AttnbAttendArgs& args);

@@ -88,7 +88,8 @@ class FusedPlugin : public PluginBase {
   void decode(const AttnbAttendArgs& a) {
     check_attend_args(a, true);
 #ifdef ATTNB_WITH_CUDA
-    if (problem_.device == ATTNB_DEVICE_CUDA) return fused::cuda_decode(problem_, tunables_, sm_count_, a);
+    if (problem_.device == ATTNB_DEVICE_CUDA)
+      return fused::cuda_decode(problem_, tunables_, sm_count_, a);
 #endif
     fused::cpu_decode(problem_, tunables_, a);
   }
@@ -97,31 +98,38 @@ class FusedPlugin : public PluginBase {
   // What the kernels rely on, checked on the host mirrors before anything is launched.
   void check_attend_args(const AttnbAttendArgs& a, bool decode) const {
     const AttnbPagedKv* cache = a.cache;
-    if (!cache || !cache->pages || !a.q || !a.o) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "cache, q or o is NULL");
+    if (!cache || !cache->pages || !a.q || !a.o)
+      throw Error(ATTNB_ERR_INVALID_ARGUMENT, "cache, q or o is NULL");
     if (cache->page_bytes < plain_kv_page_bytes(problem_))
       throw Error(ATTNB_ERR_OUT_OF_MEMORY, "cache pages are smaller than kv_page_bytes()");
     if (cache->batch > problem_.max_batch)
       throw Error(ATTNB_ERR_INVALID_ARGUMENT, "batch of " + std::to_string(cache->batch) +
-                                                  " above max_batch " + std::to_string(problem_.max_batch));
-    if (!decode && !a.q_indptr_host) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "prefill needs q_indptr");
+                                                  " above max_batch " +
+                                                  std::to_string(problem_.max_batch));
+    if (!decode && !a.q_indptr_host)
+      throw Error(ATTNB_ERR_INVALID_ARGUMENT, "prefill needs q_indptr");
     if (a.workspace_bytes < workspace_bytes(problem_))
       throw Error(ATTNB_ERR_OUT_OF_MEMORY, "workspace smaller than workspace_bytes()");
+    const uintptr_t addresses = reinterpret_cast<uintptr_t>(cache->pages) |
+                                reinterpret_cast<uintptr_t>(a.q) | reinterpret_cast<uintptr_t>(a.o);
     if (problem_.device == ATTNB_DEVICE_CUDA &&
-        (cache->page_bytes % 16 != 0 || (reinterpret_cast<uintptr_t>(cache->pages) |
-                                         reinterpret_cast<uintptr_t>(a.q) | reinterpret_cast<uintptr_t>(a.o)) % 16 != 0))
+        (cache->page_bytes % 16 != 0 || addresses % 16 != 0))
       throw Error(ATTNB_ERR_INVALID_ARGUMENT, "pages, page_bytes, q and o must be 16-byte aligned");
     int64_t tokens = 0;
     for (int32_t b = 0; b < cache->batch; ++b) {
       const int32_t q_len = a.q_indptr_host ? a.q_indptr_host[b + 1] - a.q_indptr_host[b] : 1;
-      const int64_t kv_len = plain_kv::sequence_length(cache->page_indptr_host, cache->last_page_len_host,
-                                                       problem_.page_size, b);
+      const int64_t kv_len = plain_kv::sequence_length(
+          cache->page_indptr_host, cache->last_page_len_host, problem_.page_size, b);
       if (q_len < 0 || q_len > kv_len)
-        throw Error(ATTNB_ERR_INVALID_ARGUMENT, "sequence " + std::to_string(b) + " has " + std::to_string(q_len) +
-                                                    " queries but " + std::to_string(kv_len) + " cached tokens");
-      if (decode && q_len != 1) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "decode takes one query per sequence");
+        throw Error(ATTNB_ERR_INVALID_ARGUMENT, "sequence " + std::to_string(b) + " has " +
+                                                    std::to_string(q_len) + " queries but " +
+                                                    std::to_string(kv_len) + " cached tokens");
+      if (decode && q_len != 1)
+        throw Error(ATTNB_ERR_INVALID_ARGUMENT, "decode takes one query per sequence");
       tokens += q_len;
     }
-    if (tokens > problem_.max_q_tokens) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "more query tokens than max_q_tokens");
+    if (tokens > problem_.max_q_tokens)
+      throw Error(ATTNB_ERR_INVALID_ARGUMENT, "more query tokens than max_q_tokens");
   }
 
   AttnbProblem problem_;

@@ -15,8 +15,9 @@ const AttnbTunable* tunable_table(std::size_t* count) {
        defaults.tile_q},
       {sizeof(AttnbTunable), "tile_kv", "keys per tile (one shared-memory stage)", tile_kv, 3,
        defaults.tile_kv},
-      {sizeof(AttnbTunable), "warp_rows", "query rows per warp in CUDA prefill (m16 MMA tiles x 16)",
-       warp_rows, 2, defaults.warp_rows},
+      {sizeof(AttnbTunable), "warp_rows",
+       "query rows per warp in CUDA prefill (m16 MMA tiles x 16)", warp_rows, 2,
+       defaults.warp_rows},
       {sizeof(AttnbTunable), "num_splits", "decode KV splits per sequence, 0 = from the SM count",
        num_splits, 7, defaults.num_splits},
   };
@@ -26,10 +27,14 @@ const AttnbTunable* tunable_table(std::size_t* count) {
 
 void set_tunable(Tunables& t, const char* name, int64_t value) {
   const auto v = static_cast<int32_t>(value);
-  if (std::strcmp(name, "tile_q") == 0) t.tile_q = v;
-  else if (std::strcmp(name, "tile_kv") == 0) t.tile_kv = v;
-  else if (std::strcmp(name, "warp_rows") == 0) t.warp_rows = v;
-  else if (std::strcmp(name, "num_splits") == 0) t.num_splits = v;
+  if (std::strcmp(name, "tile_q") == 0)
+    t.tile_q = v;
+  else if (std::strcmp(name, "tile_kv") == 0)
+    t.tile_kv = v;
+  else if (std::strcmp(name, "warp_rows") == 0)
+    t.warp_rows = v;
+  else if (std::strcmp(name, "num_splits") == 0)
+    t.num_splits = v;
 }
 
 int32_t plan_num_splits(int32_t requested, int64_t longest_visible, int64_t blocks_per_split,

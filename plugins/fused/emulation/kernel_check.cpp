@@ -27,8 +27,12 @@ struct Config {
   fused::Tunables tunables;
 };
 
-uint16_t to_bits(float x, int32_t dtype) { return dtype == ATTNB_DTYPE_F16 ? float_to_half(x) : float_to_bf16(x); }
-float from_bits(uint16_t b, int32_t dtype) { return dtype == ATTNB_DTYPE_F16 ? half_to_float(b) : bf16_to_float(b); }
+uint16_t to_bits(float x, int32_t dtype) {
+  return dtype == ATTNB_DTYPE_F16 ? float_to_half(x) : float_to_bf16(x);
+}
+float from_bits(uint16_t b, int32_t dtype) {
+  return dtype == ATTNB_DTYPE_F16 ? half_to_float(b) : bf16_to_float(b);
+}
 
 // Runs one configuration; returns the number of output elements outside the tolerance.
 int check(const Config& c, uint32_t seed, double* max_error) {
@@ -134,7 +138,8 @@ int check(const Config& c, uint32_t seed, double* max_error) {
         for (int32_t j = 0; j < c.kv_lens[b]; ++j) {
           if ((c.causal && j > pos) || (c.window > 0 && j <= pos - c.window)) continue;
           double dot = 0;
-          for (int32_t e = 0; e < d; ++e) dot += q[row + e] * k[b][(static_cast<std::size_t>(j) * c.kv_heads + kvh) * d + e];
+          for (int32_t e = 0; e < d; ++e)
+            dot += q[row + e] * k[b][(static_cast<std::size_t>(j) * c.kv_heads + kvh) * d + e];
           weight.push_back(dot * scale);
           keys.push_back(j);
         }
@@ -144,9 +149,11 @@ int check(const Config& c, uint32_t seed, double* max_error) {
         for (int32_t e = 0; e < d; ++e) {
           double want = 0;
           for (std::size_t n = 0; n < keys.size(); ++n)
-            want += weight[n] * v[b][(static_cast<std::size_t>(keys[n]) * c.kv_heads + kvh) * d + e];
+            want +=
+                weight[n] * v[b][(static_cast<std::size_t>(keys[n]) * c.kv_heads + kvh) * d + e];
           want /= sum;
-          const double got = from_bits(reinterpret_cast<const uint16_t*>(o_bits.data())[row + e], c.dtype);
+          const double got =
+              from_bits(reinterpret_cast<const uint16_t*>(o_bits.data())[row + e], c.dtype);
           const double error = std::fabs(got - want);
           if (!(error <= tol + tol * std::fabs(want))) ++bad;
           *max_error = std::isnan(error) ? INFINITY : std::max(*max_error, error);
@@ -171,14 +178,18 @@ std::vector<Config> configs(const std::string& which) {
     out.push_back({ATTNB_DTYPE_F16, 4, 2, 64, true, 0, 7, kv, q, tiles(64, 32, 16)});
     out.push_back({ATTNB_DTYPE_BF16, 4, 2, 128, true, 5, 16, kv, q, tiles(128, 64, 32)});
     out.push_back({ATTNB_DTYPE_F16, 4, 1, 128, false, 40, 16, kv, q, tiles(64, 128, 32)});
-    out.push_back({ATTNB_DTYPE_F16, 20, 1, 128, true, 50, 16, {1, 17, 300}, {}, tiles(128, 64, 32, 0)});
-    out.push_back({ATTNB_DTYPE_BF16, 8, 8, 64, true, 0, 16, {1, 17, 300}, {}, tiles(128, 32, 32, 32)});
+    out.push_back(
+        {ATTNB_DTYPE_F16, 20, 1, 128, true, 50, 16, {1, 17, 300}, {}, tiles(128, 64, 32, 0)});
+    out.push_back(
+        {ATTNB_DTYPE_BF16, 8, 8, 64, true, 0, 16, {1, 17, 300}, {}, tiles(128, 32, 32, 32)});
   }
   if (which == "prefill")
     for (int32_t dtype : {ATTNB_DTYPE_F16, ATTNB_DTYPE_BF16})
       for (int32_t d : {64, 128})
-        for (auto [causal, window] : std::vector<std::pair<bool, int32_t>>{{true, 0}, {false, 0}, {true, 5}, {false, 40}})
-          for (const fused::Tunables& t : {tiles(64, 32, 16), tiles(128, 64, 32), tiles(64, 128, 32), tiles(128, 128, 16)})
+        for (auto [causal, window] :
+             std::vector<std::pair<bool, int32_t>>{{true, 0}, {false, 0}, {true, 5}, {false, 40}})
+          for (const fused::Tunables& t :
+               {tiles(64, 32, 16), tiles(128, 64, 32), tiles(64, 128, 32), tiles(128, 128, 16)})
             out.push_back({dtype, 4, 2, d, causal, window, d == 64 ? 7 : 16, kv, q, t});
   if (which == "decode")
     for (int32_t dtype : {ATTNB_DTYPE_F16, ATTNB_DTYPE_BF16})
@@ -186,8 +197,18 @@ std::vector<Config> configs(const std::string& which) {
         for (int32_t window : {0, 50})
           for (int32_t tile_kv : {32, 64, 128})
             for (int32_t splits : {1, 0, 4, 32})
-              for (auto [q_heads, kv_heads] : std::vector<std::pair<int32_t, int32_t>>{{4, 1}, {20, 1}, {8, 8}})
-                out.push_back({dtype, q_heads, kv_heads, d, true, window, 16, {1, 17, 300}, {}, tiles(128, tile_kv, 32, splits)});
+              for (auto [q_heads, kv_heads] :
+                   std::vector<std::pair<int32_t, int32_t>>{{4, 1}, {20, 1}, {8, 8}})
+                out.push_back({dtype,
+                               q_heads,
+                               kv_heads,
+                               d,
+                               true,
+                               window,
+                               16,
+                               {1, 17, 300},
+                               {},
+                               tiles(128, tile_kv, 32, splits)});
   return out;
 }
 
@@ -195,7 +216,9 @@ std::vector<Config> configs(const std::string& which) {
 
 // Stand-ins for the two runtime calls the launchers may make.
 extern "C" cudaError_t cudaGetDevice(int* device) { return *device = 0, cudaSuccess; }
-extern "C" cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr, int) { return *value = 132, cudaSuccess; }
+extern "C" cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr, int) {
+  return *value = 132, cudaSuccess;
+}
 
 int main(int argc, char** argv) {
   const std::string which = argc > 1 ? argv[1] : "quick";
@@ -210,10 +233,13 @@ int main(int argc, char** argv) {
     for (const Config& c : list) {
       double max_error = 0;
       const int bad = check(c, 1234 + index++, &max_error);
-      std::printf("%s %s D%d heads %d/%d %s window %d tiles %d/%d/%d splits %d, cp.async at %s: %s (max error %.2g)\n",
-                  c.q_lens.empty() ? "decode" : "prefill", dtype_name(c.dtype), c.head_dim, c.q_heads, c.kv_heads,
-                  c.causal ? "causal" : "full", c.window, c.tunables.tile_q, c.tunables.tile_kv, c.tunables.warp_rows,
-                  c.tunables.num_splits, copy_at_wait ? "wait" : "issue", bad ? "FAIL" : "ok", max_error);
+      std::printf(
+          "%s %s D%d heads %d/%d %s window %d tiles %d/%d/%d splits %d, cp.async at %s: %s (max "
+          "error %.2g)\n",
+          c.q_lens.empty() ? "decode" : "prefill", dtype_name(c.dtype), c.head_dim, c.q_heads,
+          c.kv_heads, c.causal ? "causal" : "full", c.window, c.tunables.tile_q, c.tunables.tile_kv,
+          c.tunables.warp_rows, c.tunables.num_splits, copy_at_wait ? "wait" : "issue",
+          bad ? "FAIL" : "ok", max_error);
       std::fflush(stdout);
       failed += bad != 0;
     }

@@ -21,7 +21,7 @@ import re, sys
 src, dst = sys.argv[1], sys.argv[2]
 for name in ('flash_prefill', 'flash_decode'):
     s = open(f'{src}/{name}.cu').read()
-    s = re.sub(r'(\w+(?:<\w+>)?)<<<(.*?)>>>\((.*?)\);', r'simt::launch(\1, \2, \3);', s)
+    s = re.sub(r'(\w+(?:<\w+>)?)<<<(.*?)>>>\((.*?)\);', r'simt::launch(\1, \2, \3);', s, flags=re.S)
     s = s.replace('extern __shared__ __align__(128) unsigned char smem[];',
                   'unsigned char* smem = simt::block().shared.data();')
     open(f'{dst}/{name}.cpp', 'w').write(s)

@@ -128,7 +128,8 @@ inline void fiber_main() {
 
 // kernel<<<grid, threads, shared_bytes>>>(args...), one block after another.
 template <typename Kernel, typename... Args>
-void launch(Kernel kernel, dim3 grid, dim3 threads, std::size_t shared_bytes, cudaStream_t, Args... args) {
+void launch(Kernel kernel, dim3 grid, dim3 threads, std::size_t shared_bytes, cudaStream_t,
+            Args... args) {
   if (threads.y != 1 || threads.z != 1 || threads.x % 32 != 0) {
     std::fprintf(stderr, "simt: only 1-D blocks of whole warps\n");
     std::abort();
@@ -168,7 +169,8 @@ void launch(Kernel kernel, dim3 grid, dim3 threads, std::size_t shared_bytes, cu
           }
         }
         for (const PendingCopies& c : b.copies)
-          if (!c.open.empty() || !c.groups.empty()) std::fprintf(stderr, "simt: a thread exited with copies in flight\n");
+          if (!c.open.empty() || !c.groups.empty())
+            std::fprintf(stderr, "simt: a thread exited with copies in flight\n");
         s.block = nullptr;
       }
 }

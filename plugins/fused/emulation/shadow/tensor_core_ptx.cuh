@@ -51,8 +51,10 @@ inline void ldmatrix(uint32_t (&r)[4], const void* smem, bool trans) {
   const int g = simt::lane() / 4, t = simt::lane() % 4;
   const auto row = [&](int lane) { return reinterpret_cast<const void*>(rows[lane][0]); };
   for (int i = 0; i < 4; ++i) {
-    const uint16_t lo = trans ? element_at(row(8 * i + 2 * t), g) : element_at(row(8 * i + g), 2 * t);
-    const uint16_t hi = trans ? element_at(row(8 * i + 2 * t + 1), g) : element_at(row(8 * i + g), 2 * t + 1);
+    const uint16_t lo =
+        trans ? element_at(row(8 * i + 2 * t), g) : element_at(row(8 * i + g), 2 * t);
+    const uint16_t hi =
+        trans ? element_at(row(8 * i + 2 * t + 1), g) : element_at(row(8 * i + g), 2 * t + 1);
     r[i] = lo | static_cast<uint32_t>(hi) << 16;
   }
 }
@@ -76,7 +78,9 @@ inline void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32
   float A[16][16], B[16][8];
   for (int l = 0; l < 32; ++l) {
     const int g = l / 4, t = l % 4;
-    const auto half = [&](int reg, int which) { return to_float<T>(static_cast<uint16_t>(lanes[l][reg] >> (16 * which))); };
+    const auto half = [&](int reg, int which) {
+      return to_float<T>(static_cast<uint16_t>(lanes[l][reg] >> (16 * which)));
+    };
     for (int which = 0; which < 2; ++which) {
       A[g][2 * t + which] = half(0, which);
       A[g + 8][2 * t + which] = half(1, which);
