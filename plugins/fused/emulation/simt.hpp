@@ -19,6 +19,23 @@
 
 namespace simt {
 
+inline void yield();
+
+// Threads arrive; the last live one releases the others (exited threads no longer count).
+struct Barrier {
+  int arrived = 0, alive = 0;
+  unsigned generation = 0;
+  void release_if_complete() {
+    if (alive > 0 && arrived == alive) arrived = 0, ++generation;
+  }
+  void wait() {
+    const unsigned mine = generation;
+    ++arrived;
+    release_if_complete();
+    while (generation == mine) yield();
+  }
+};
+
 struct Thread {
   uint3 tid, bid;
   ucontext_t context;
@@ -27,8 +44,7 @@ struct Thread {
 };
 
 struct Warp {
-  int arrived = 0, alive = 32;
-  unsigned generation = 0;
+  Barrier barrier{0, 32, 0};
   uint64_t slot[2][32][8];  // what each lane published, double-buffered by collective parity
   int parity[32] = {};
 };
@@ -49,8 +65,7 @@ struct Block {
   std::vector<Warp> warps;
   std::vector<PendingCopies> copies;
   std::vector<unsigned char> shared;
-  int arrived = 0, alive = 0;
-  unsigned generation = 0;
+  Barrier barrier;
   ucontext_t scheduler;
   int current = 0;
 };
@@ -71,28 +86,8 @@ inline Thread& self() { return block().threads[block().current]; }
 inline int lane() { return static_cast<int>(self().tid.x % 32); }
 inline Warp& my_warp() { return block().warps[self().tid.x / 32]; }
 inline void yield() { swapcontext(&self().context, &block().scheduler); }
-
-inline void block_barrier() {
-  Block& b = block();
-  const unsigned generation = b.generation;
-  if (++b.arrived == b.alive) {
-    b.arrived = 0;
-    ++b.generation;
-    return;
-  }
-  while (b.generation == generation) yield();
-}
-
-inline void warp_barrier() {
-  Warp& w = my_warp();
-  const unsigned generation = w.generation;
-  if (++w.arrived == w.alive) {
-    w.arrived = 0;
-    ++w.generation;
-    return;
-  }
-  while (w.generation == generation) yield();
-}
+inline void block_barrier() { block().barrier.wait(); }
+inline void warp_barrier() { my_warp().barrier.wait(); }
 
 // Publishes `count` words for the warp and returns every lane's, once all have published.
 // Two slot sets alternate: a lane can be one collective ahead, never two.
@@ -118,11 +113,10 @@ inline void fiber_main() {
   Thread& t = self();
   t.done = true;
   // A thread that exits no longer holds back barriers (as on the GPU).
-  Warp& w = b.warps[t.tid.x / 32];
-  --b.alive;
-  --w.alive;
-  if (b.alive > 0 && b.arrived == b.alive) b.arrived = 0, ++b.generation;
-  if (w.alive > 0 && w.arrived == w.alive) w.arrived = 0, ++w.generation;
+  for (Barrier* barrier : {&b.barrier, &b.warps[t.tid.x / 32].barrier}) {
+    --barrier->alive;
+    barrier->release_if_complete();
+  }
   swapcontext(&t.context, &b.scheduler);
 }
 
@@ -146,7 +140,7 @@ void launch(Kernel kernel, dim3 grid, dim3 threads, std::size_t shared_bytes, cu
         b.warps.resize(threads.x / 32);
         b.copies.resize(threads.x);
         b.shared.assign(shared_bytes, 0xcd);  // garbage, as real shared memory starts
-        b.alive = static_cast<int>(threads.x);
+        b.barrier.alive = static_cast<int>(threads.x);
         s.block = &b;
         for (unsigned i = 0; i < threads.x; ++i) {
           Thread& t = b.threads[i];
