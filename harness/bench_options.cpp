@@ -74,21 +74,6 @@ void add_bench_options(po::options_description& options) {
       ("seed", po::value<uint64_t>()->default_value(1)->value_name("N"), "seed of the random inputs");
 }
 
-std::vector<std::shared_ptr<LoadedPlugin>> selected_plugins(const PluginRegistry& registry,
-                                                            const po::variables_map& vm) {
-  if (!vm.count("plugin")) {
-    if (registry.plugins().empty()) throw UsageError("no plugins loaded (see attnbench list)");
-    return registry.plugins();
-  }
-  std::vector<std::shared_ptr<LoadedPlugin>> plugins;
-  for (const std::string& name : split_list(vm["plugin"].as<std::vector<std::string>>(), "plugin")) {
-    auto p = registry.find(name);
-    if (!p) throw UsageError("--plugin: no plugin named '" + name + "' was loaded (see attnbench list)");
-    plugins.push_back(p);
-  }
-  return plugins;
-}
-
 AttnbDevice bench_device(const po::variables_map& vm) {
   const std::string device = vm["device"].as<std::string>();
   const bool gpu = detect_device().has_cuda;

@@ -18,9 +18,6 @@ namespace attnbench::cli {
 // --sweep-tunable and the timing options.
 void add_bench_options(po::options_description& options);
 
-// --plugin NAME[,NAME] (an unknown name is a usage error), or every loaded plugin.
-std::vector<std::shared_ptr<LoadedPlugin>> selected_plugins(const PluginRegistry& registry,
-                                                            const po::variables_map& vm);
 // --device auto|cpu|cuda: auto is the GPU when one answers, else the CPU.
 AttnbDevice bench_device(const po::variables_map& vm);
 TimingPolicy timing_policy(const po::variables_map& vm);

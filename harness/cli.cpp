@@ -61,6 +61,21 @@ std::vector<AttnbDevice> selected_devices(const po::variables_map& vm) {
   throw UsageError("--device: expected cpu, cuda or all, got '" + device + "'");
 }
 
+std::vector<std::shared_ptr<LoadedPlugin>> selected_plugins(const PluginRegistry& registry,
+                                                            const po::variables_map& vm) {
+  if (!vm.count("plugin")) {
+    if (registry.plugins().empty()) throw UsageError("no plugins loaded (see attnbench list)");
+    return registry.plugins();
+  }
+  std::vector<std::shared_ptr<LoadedPlugin>> plugins;
+  for (const std::string& name : split_list(vm["plugin"].as<std::vector<std::string>>(), "plugin")) {
+    auto p = registry.find(name);
+    if (!p) throw UsageError("--plugin: no plugin named '" + name + "' was loaded (see attnbench list)");
+    plugins.push_back(p);
+  }
+  return plugins;
+}
+
 std::vector<std::string> split_list(const std::vector<std::string>& values, const char* option) {
   std::vector<std::string> items;
   for (const std::string& value : values) {

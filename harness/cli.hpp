@@ -37,6 +37,10 @@ bool parse(const std::string& command, const std::string& usage, const po::optio
 // --plugins DIR and --device.
 void add_plugin_options(po::options_description& options);
 PluginRegistry load_plugins(const po::variables_map& vm);
+// The plugins --plugin NAME[,NAME] names (each must be loaded), or all loaded ones without
+// it; none at all is a usage error.
+std::vector<std::shared_ptr<LoadedPlugin>> selected_plugins(const PluginRegistry& registry,
+                                                            const po::variables_map& vm);
 // The devices to run on: "cpu", "cuda", or "all" (the CPU, and CUDA when a GPU answers).
 std::vector<AttnbDevice> selected_devices(const po::variables_map& vm);
 

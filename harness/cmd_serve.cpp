@@ -342,9 +342,8 @@ int run_serve(const std::vector<std::string>& args) {
   const std::vector<AttnbDevice> devices = selected_devices(vm);
   const PluginRegistry registry = load_plugins(vm);
   std::vector<ServeRun> runs;
-  for (const std::string& name : split_list(vm["plugin"].as<std::vector<std::string>>(), "plugin")) {
-    const auto plugin = registry.find(name);
-    if (!plugin) throw UsageError("--plugin: no plugin named '" + name + "' was loaded (see attnbench list)");
+  for (const auto& plugin : selected_plugins(registry, vm)) {
+    const std::string& name = plugin->name();
     for (AttnbDevice device : devices) {
       if (plugin->descriptor().devices & ATTNB_BIT(device))
         runs.push_back(resolve(vm, plugin, device));

@@ -232,16 +232,7 @@ int run_validate(const std::vector<std::string>& args) {
 
   s.devices = selected_devices(vm);
   PluginRegistry registry = load_plugins(vm);
-  if (vm.count("plugin")) {
-    for (const std::string& name : split_list(vm["plugin"].as<std::vector<std::string>>(), "plugin")) {
-      auto p = registry.find(name);
-      if (!p) throw UsageError("--plugin: no plugin named '" + name + "' was loaded (see attnbench list)");
-      s.plugins.push_back(p);
-    }
-  } else {
-    s.plugins = registry.plugins();
-  }
-  if (s.plugins.empty()) throw UsageError("no plugins to validate (see attnbench list)");
+  s.plugins = selected_plugins(registry, vm);
 
   // A requested dtype or head dim that no selected plugin supports is bad input, not a skip.
   for (int32_t t : s.dtypes) {
