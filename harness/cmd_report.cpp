@@ -34,6 +34,9 @@ struct Measured {
          ceiling_gbps = NAN, ceiling_tflops = NAN, bandwidth_pct = NAN, compute_pct = NAN,
          intensity = NAN;
 
+  // A peer's row: measured outside the plugin host (scripts/peers: backend "pytorch"), shown
+  // beside the plugins, never paired with them as if it were one (its cache is not paged).
+  bool peer() const { return backend != "cpu" && backend != "cuda"; }
   // The device, head configuration and dtype: rows of one scope share a chart.
   std::string scope() const { return device + " | " + preset + " | " + dtype; }
   // Everything that identifies a measurement except its tunables.
@@ -267,7 +270,7 @@ std::string ReportWriter::int8_section() {
   std::string md;
   std::map<std::string, int> widest_batch;  // scope -> largest batch with int8 decode rows
   for (const Measured* m : best_)
-    if (m->phase == "decode" && m->kv_dtype == "int8")
+    if (m->phase == "decode" && m->kv_dtype == "int8" && !m->peer())
       widest_batch[m->scope()] = std::max(widest_batch[m->scope()], m->batch);
   for (const auto& [scope, batch] : widest_batch) {
     std::set<int> int8_kv_heads;
@@ -278,7 +281,9 @@ std::string ReportWriter::int8_section() {
     std::map<int, std::pair<const Measured*, const Measured*>> pairs;
     std::map<std::string, Series> series;
     for (const Measured* m : best_) {
-      if (m->scope() != scope || m->phase != "decode" || m->batch != batch || !int8_kv_heads.count(m->kv_heads)) continue;
+      if (m->scope() != scope || m->phase != "decode" || m->batch != batch || !int8_kv_heads.count(m->kv_heads) ||
+          m->peer())
+        continue;
       Series& s = series[series_name(*m) + " (" + m->kv_dtype + " cache)"];
       s.name = series_name(*m) + " (" + m->kv_dtype + " cache)";
       s.points.emplace_back(m->context, m->tokens_per_s);
@@ -390,7 +395,7 @@ std::string ReportWriter::markdown_charts() {
           "Both ceilings were measured on the same device in the same run: a large device-to-device "
           "copy (bytes read + written) and a large GEMM.\n\n");
   section("INT8 vs unquantized KV cache", int8_section(),
-          "Decode tokens/s of the plugins with an INT8 cache against those whose cache stores the "
+          "Decode tokens/s of the plugins with an INT8 cache against the plugins whose cache stores the "
           "query dtype (fp16/bf16 on the GPU, fp32 on the CPU), with "
           "the same KV heads, at the largest batch measured.\n\n");
   section("Tunables", tunable_section(), "Time per call for every tunable setting measured.\n\n");
@@ -404,7 +409,7 @@ std::string ReportWriter::markdown_tables() const {
     std::string body;
     for (const Measured* m : best_)
       if (m->phase == phase)
-        body += "| " + m->plugin + " | " + m->dtype + "/" + m->kv_dtype + " | " + std::to_string(m->q_heads) + "/" +
+        body += "| " + m->plugin + " | " + m->backend + " | " + m->dtype + "/" + m->kv_dtype + " | " + std::to_string(m->q_heads) + "/" +
                 std::to_string(m->kv_heads) + "x" + std::to_string(m->head_dim) + " | " + std::to_string(m->batch) +
                 " | " + std::to_string(m->context) + " | " + cells(*m) + " | " +
                 (m->tunables.empty() ? "" : "`" + m->tunables + "`") + " |\n";
@@ -412,8 +417,8 @@ std::string ReportWriter::markdown_tables() const {
     std::string separator;
     for (std::size_t i = 1; i < static_cast<std::size_t>(std::count(columns.begin(), columns.end(), '|')); ++i)
       separator += "| ---: ";
-    md += "### " + heading + "\n\n| plugin | dtype/cache | heads | batch | context " + columns + " tunables |\n" +
-          "| --- | --- | --- | ---: | ---: " + separator + "| --- |\n" + body + "\n";
+    md += "### " + heading + "\n\n| plugin | backend | dtype/cache | heads | batch | context " + columns + " tunables |\n" +
+          "| --- | --- | --- | --- | ---: | ---: " + separator + "| --- |\n" + body + "\n";
   };
   table("decode", "Decode", "| TPOT p50 | p95 | p99 | tokens/s | GB/s | % copy BW | bound |", [](const Measured& m) {
     return seconds_text(m.tpot_p50) + " | " + seconds_text(m.tpot_p95) + " | " + seconds_text(m.tpot_p99) + " | " +
@@ -432,11 +437,11 @@ std::string ReportWriter::markdown_tables() const {
   std::string failed;
   for (const Measured& m : rows_)
     if (m.status != "ok")
-      failed += "| " + m.plugin + " | " + m.phase + " | " + m.dtype + " | " + std::to_string(m.batch) + " | " +
+      failed += "| " + m.plugin + " | " + m.backend + " | " + m.phase + " | " + m.dtype + " | " + std::to_string(m.batch) + " | " +
                 std::to_string(m.context) + " | " + m.status + " | " + m.message + " |\n";
   if (!failed.empty())
-    md += "### Rows that did not run\n\n| plugin | phase | dtype | batch | context | status | why |\n"
-          "| --- | --- | --- | ---: | ---: | --- | --- |\n" + failed + "\n";
+    md += "### Rows that did not run\n\n| plugin | backend | phase | dtype | batch | context | status | why |\n"
+          "| --- | --- | --- | --- | ---: | ---: | --- | --- |\n" + failed + "\n";
   return md;
 }
 
@@ -499,6 +504,12 @@ std::string header_section(const std::vector<Measured>& rows, const std::vector<
         "cross the memory bus at least once, decode bytes as the plugin reports them. A row is "
         "memory-bound when its FLOP per byte is below the ratio of the two measured ceilings. "
         "Plugins with tunables appear in charts and tables with their fastest setting.\n\n";
+  if (std::any_of(rows.begin(), rows.end(), [](const Measured& m) { return m.peer(); }))
+    md += "Peers: rows of backend `pytorch` are PyTorch's `scaled_dot_product_attention` with one backend "
+          "(`torch_sdpa_cudnn`, `torch_sdpa_flash`), timed the same way on the same shapes by "
+          "`scripts/peers/sdpa_peers.py` over a dense (not paged) KV cache; bytes and FLOPs are counted "
+          "as for a plugin with the plain cache format. They are never the baseline of the INT8 "
+          "comparison.\n\n";
   return md;
 }
 

@@ -298,7 +298,7 @@ class ReadBackByAttnbench(unittest.TestCase):
             self.assertEqual(report.returncode, 0, report.stdout + report.stderr)
             with open(os.path.join(d, "r", "report.md")) as f:
                 md = f.read()
-            self.assertIn("| torch_sdpa_flash |", md)
+            self.assertIn("| torch_sdpa_flash | pytorch |", md)
             self.assertIn("PyTorch refused cudnn, because", md)
 
 
