@@ -3,7 +3,7 @@ presets read from the C++ sources, the metric formulas against hand-computed cas
 rule on a fake clock, the CSV format and --resume, and (with ATTNB_TEST_HARNESS set to the built
 attnbench, as CTest does) that attnbench reads the rows back and `report` shows them.
 
-    python3 tests/peers_sdpa_test.py      (or through CTest: peers_sdpa_test)
+    python3 tests/peers_sdpa_test.py      (or through CTest: peers_python_test)
 """
 
 import importlib.util

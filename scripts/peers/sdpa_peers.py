@@ -103,7 +103,7 @@ def parse_args(argv, presets):
     p.add_argument("--max-noise", type=float, default=policy.max_noise, metavar="F")
     p.add_argument("--repetitions", type=int, default=policy.repetitions, metavar="N")
     p.add_argument("--commit-from", metavar="FILE.csv",
-                   help="take the commit column from this attnbench result file (default: git, else unknown)")
+                   help="take the commit from this attnbench result file when it exists (default: git, else unknown)")
     args = p.parse_args(argv)
     args.backends = comma_list(args.backend, "backend", peer_case.BACKENDS)
     args.presets = [presets[n] for n in comma_list(args.preset, "preset", list(presets))]
@@ -149,7 +149,9 @@ def sources_hash():
 
 
 def commit_of(commit_from):
-    if commit_from:
+    """The commit of the attnbench build in the same run (a result file's first row), else of
+    this checkout (git), else unknown."""
+    if commit_from and os.path.exists(commit_from):
         try:
             with open(commit_from, newline="", encoding="utf-8") as f:
                 for row in csv.DictReader(f):
