@@ -6,7 +6,8 @@
 #   scripts/h100-results.sh device [STAGE...|all]  on the GPU machine, over a carried stage/
 #                                                   (scripts/stage-for-gpu.sh): CSVs into
 #                                                   results/h100/, copied to $OUT after every command
-#   scripts/h100-results.sh collect DIR            here: the files a device call brought back -> results/h100/
+#   scripts/h100-results.sh collect DIR            here: the files a device call brought back (and
+#                                                   scripts/gpu-check.sh's log) -> results/h100/
 #   scripts/h100-results.sh report                 here: report/ and headline.md from the CSVs
 #   scripts/h100-results.sh plan [STAGE...|all]    print the commands of the stages, run nothing
 #
@@ -160,7 +161,7 @@ case ${1:-} in
   collect)
     [[ -d ${2:-} ]] || die "collect: expected the folder a device call's files were fetched into"
     mkdir -p "$dir"
-    for f in bench.csv peers.csv tune.csv tunables.csv stages-done.txt device.log; do
+    for f in bench.csv peers.csv tune.csv tunables.csv stages-done.txt device.log gpu_check.log; do
       [[ -f $2/$f ]] && cp -f "$2/$f" "$dir/$f" && echo "collected $dir/$f"
     done ;;
   report)
