@@ -409,16 +409,17 @@ std::string ReportWriter::markdown_tables() const {
     std::string body;
     for (const Measured* m : best_)
       if (m->phase == phase)
-        body += "| " + m->plugin + " | " + m->backend + " | " + m->dtype + "/" + m->kv_dtype + " | " + std::to_string(m->q_heads) + "/" +
-                std::to_string(m->kv_heads) + "x" + std::to_string(m->head_dim) + " | " + std::to_string(m->batch) +
+        body += "| " + m->plugin + " | " + m->backend + " | " + m->dtype + "/" + m->kv_dtype + " | " +
+                std::to_string(m->q_heads) + "/" + std::to_string(m->kv_heads) + "x" + std::to_string(m->head_dim) +
+                " | " + std::to_string(m->batch) +
                 " | " + std::to_string(m->context) + " | " + cells(*m) + " | " +
                 (m->tunables.empty() ? "" : "`" + m->tunables + "`") + " |\n";
     if (body.empty()) return;
     std::string separator;
     for (std::size_t i = 1; i < static_cast<std::size_t>(std::count(columns.begin(), columns.end(), '|')); ++i)
       separator += "| ---: ";
-    md += "### " + heading + "\n\n| plugin | backend | dtype/cache | heads | batch | context " + columns + " tunables |\n" +
-          "| --- | --- | --- | --- | ---: | ---: " + separator + "| --- |\n" + body + "\n";
+    md += "### " + heading + "\n\n| plugin | backend | dtype/cache | heads | batch | context " + columns +
+          " tunables |\n| --- | --- | --- | --- | ---: | ---: " + separator + "| --- |\n" + body + "\n";
   };
   table("decode", "Decode", "| TPOT p50 | p95 | p99 | tokens/s | GB/s | % copy BW | bound |", [](const Measured& m) {
     return seconds_text(m.tpot_p50) + " | " + seconds_text(m.tpot_p95) + " | " + seconds_text(m.tpot_p99) + " | " +
@@ -437,8 +438,8 @@ std::string ReportWriter::markdown_tables() const {
   std::string failed;
   for (const Measured& m : rows_)
     if (m.status != "ok")
-      failed += "| " + m.plugin + " | " + m.backend + " | " + m.phase + " | " + m.dtype + " | " + std::to_string(m.batch) + " | " +
-                std::to_string(m.context) + " | " + m.status + " | " + m.message + " |\n";
+      failed += "| " + m.plugin + " | " + m.backend + " | " + m.phase + " | " + m.dtype + " | " +
+                std::to_string(m.batch) + " | " + std::to_string(m.context) + " | " + m.status + " | " + m.message + " |\n";
   if (!failed.empty())
     md += "### Rows that did not run\n\n| plugin | backend | phase | dtype | batch | context | status | why |\n"
           "| --- | --- | --- | --- | ---: | ---: | --- | --- |\n" + failed + "\n";
