@@ -1,0 +1,52 @@
+// The inline-PTX instructions of the kernels, as translate.py rewrites their asm statements.
+// Written from the PTX ISA's descriptions, not from the kernels' use of them, so that a
+// kernel that gets a layout wrong shows it:
+//   cp.async:  "Data Movement and Conversion Instructions: cp.async"
+//   ldmatrix:  "Warp-level matrix load instruction: ldmatrix"
+//   mma:       "Matrix Fragments for mma.m16n8k16 with floating point type"
+// Shared-memory operands are 32-bit offsets into the block's shared window (what
+// __cvta_generic_to_shared gives); they are checked against it.
+#pragma once
+
+#include <cstdint>
+
+namespace simt::ptx {
+
+// cp.async.{ca,cg}.shared.global [dst], [src], cp_size{, src_size}: copies src_size bytes
+// (cp_size when absent) and zero-fills the rest of cp_size. .cg takes 16 bytes only.
+void cp_async(uint32_t dst, const void* src, int cp_size, int src_size, bool cg);
+void cp_async_commit();
+// cp.async.wait_group N: until at most N of this thread's committed groups are in flight.
+void cp_async_wait_group(int pending);
+
+// ldmatrix.sync.aligned.m8n8.x{1,2,4}{.trans}.shared.b16: lanes 8i .. 8i+7 give the row
+// addresses of matrix i; lane (g = lane / 4, t = lane % 4) receives in register i row g,
+// columns 2t and 2t+1 of matrix i (with .trans rows 2t and 2t+1 of column g), the lower
+// index in the low half.
+void ldmatrix(bool trans, uint32_t address, uint32_t* const* regs, int count);
+template <bool Trans, typename... Regs>
+inline void ldmatrix(uint32_t address, Regs&... regs) {
+  static_assert(sizeof...(Regs) == 1 || sizeof...(Regs) == 2 || sizeof...(Regs) == 4, ".x1/.x2/.x4");
+  uint32_t* const pointers[] = {&regs...};
+  ldmatrix(Trans, address, pointers, static_cast<int>(sizeof...(Regs)));
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}.{f16,bf16}.f32 d, a, b, c: D = A B + C
+// with, for lane (g, t): a0 = A[g][2t..2t+1], a1 = A[g+8][2t..], a2 = A[g][2t+8..],
+// a3 = A[g+8][2t+8..]; b0 = B[2t..2t+1][g], b1 = B[2t+8..2t+9][g]; c0, c1 = C[g][2t..2t+1],
+// c2, c3 = C[g+8][2t..2t+1] (and D likewise).
+enum class Element { kF16, kBF16 };
+void mma_m16n8k16(Element type, float* d, const uint32_t* a, const uint32_t* b, const float* c);
+template <typename T>
+inline void mma_m16n8k16(float& d0, float& d1, float& d2, float& d3, uint32_t a0, uint32_t a1,
+                         uint32_t a2, uint32_t a3, uint32_t b0, uint32_t b1, float c0, float c1,
+                         float c2, float c3) {
+  static_assert(std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>, "f16 or bf16");
+  const uint32_t a[4] = {a0, a1, a2, a3}, b[2] = {b0, b1};
+  const float c[4] = {c0, c1, c2, c3};
+  float d[4];
+  mma_m16n8k16(std::is_same_v<T, __half> ? Element::kF16 : Element::kBF16, d, a, b, c);
+  d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];
+}
+
+}  // namespace simt::ptx

@@ -1,0 +1,629 @@
+// The emulator's scheduler, fibers, shared window, warp collectives and PTX instructions
+// (declared in simt.hpp and ptx.hpp).
+#include "simt.hpp"
+
+#include <sys/mman.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
+
+namespace simt {
+
+Thread* current_thread = nullptr;
+Block* current_block = nullptr;
+dim3 current_grid, current_block_dim;
+Warp* current_warps = nullptr;
+
+namespace {
+Options g_options;
+bool env_is(const char* name, const char* value) {
+  const char* set = std::getenv(name);
+  return set && std::strcmp(set, value) == 0;
+}
+}  // namespace
+
+const Options& options() { return g_options; }
+
+void record_launch_error(cudaError_t error);  // cuda_runtime_stub.cpp
+int opted_in_shared_bytes(const void* kernel);
+
+namespace {
+
+constexpr std::size_t kStackBytes = 256 * 1024;
+constexpr std::size_t kGuardBytes = 4096;   // a PROT_NONE page under each stack
+constexpr std::size_t kSharedGuard = 4096;  // poisoned bytes past the dynamic shared memory
+constexpr unsigned char kPoison = 0xfe;     // NaN in fp16, bf16 and fp32
+
+// One running launch: its threads, warps, shared window and scheduling state.
+struct Launch {
+  const char* name = "";
+  const std::function<void()>* body = nullptr;
+  std::vector<Thread> threads;
+  std::vector<Warp> warps;
+  Block block;
+  std::size_t dynamic_bytes = 0;
+  std::map<std::string, std::size_t> statics;  // site -> offset from the window's start
+  std::size_t static_bytes = 0;                 // carved from the top of the window
+  std::vector<int> runnable;                    // ring of threads ready to run
+  std::size_t head = 0, count = 0;
+  int exited = 0;
+  bool faulted = false;
+  bool deadlocked = false;
+  void* scheduler = nullptr;  // the context run_block waits in
+};
+Launch* g_launch = nullptr;
+
+alignas(128) unsigned char g_shared[kSharedWindow];
+
+// ---- Fibers --------------------------------------------------------------------------------
+// A context is a void*: on x86-64 the saved stack pointer, elsewhere a ucontext_t*.
+
+std::vector<unsigned char*> g_stacks;  // top of each thread's stack, made on first use
+
+unsigned char* stack_top(int index) {
+  while (static_cast<int>(g_stacks.size()) <= index) {
+    void* region = mmap(nullptr, kStackBytes + kGuardBytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED) {
+      std::perror("simt: stack");
+      std::abort();
+    }
+    mprotect(region, kGuardBytes, PROT_NONE);  // an overflow faults instead of corrupting
+    g_stacks.push_back(static_cast<unsigned char*>(region) + kGuardBytes + kStackBytes);
+  }
+  return g_stacks[index];
+}
+
+extern "C" [[noreturn]] void simt_fiber_start();
+
+#if defined(__x86_64__)
+// Saves the callee-saved registers on the current stack, stores its pointer in *save and
+// continues on the stack `load` (saved the same way, or made by new_context).
+extern "C" void simt_switch(void** save, void* load);
+asm(R"(
+  .text
+  .p2align 4
+  .type simt_switch, @function
+simt_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size simt_switch, .-simt_switch
+)");
+
+void* new_context(int index) {
+  auto* sp = reinterpret_cast<uint64_t*>(stack_top(index));
+  *--sp = 0;  // where simt_fiber_start's return address would be: entered 8 off 16-aligned
+  *--sp = reinterpret_cast<uint64_t>(&simt_fiber_start);
+  for (int i = 0; i < 6; ++i) *--sp = 0;  // rbp rbx r12-r15
+  return sp;
+}
+void* scheduler_context() { return nullptr; }  // filled in by the first switch
+void transfer(void** from, void* to) { simt_switch(from, to); }
+#else
+// Elsewhere (aarch64 hosts), ucontext: slower (a signal-mask system call per switch).
+std::vector<ucontext_t> g_contexts;
+ucontext_t g_scheduler_context;
+
+void* new_context(int index) {
+  if (g_contexts.empty()) g_contexts.resize(1024);
+  ucontext_t& c = g_contexts[index];
+  getcontext(&c);
+  c.uc_stack.ss_sp = stack_top(index) - kStackBytes;
+  c.uc_stack.ss_size = kStackBytes;
+  c.uc_link = nullptr;
+  makecontext(&c, reinterpret_cast<void (*)()>(&simt_fiber_start), 0);
+  return &c;
+}
+void* scheduler_context() { return &g_scheduler_context; }
+void transfer(void** from, void* to) {
+  swapcontext(static_cast<ucontext_t*>(*from), static_cast<ucontext_t*>(to));
+}
+#endif
+
+void thread_exit();
+
+extern "C" [[noreturn]] void simt_fiber_start() {
+  (*g_launch->body)();
+  thread_exit();
+  std::abort();  // never resumed
+}
+
+std::string where() {
+  const Thread& t = *current_thread;
+  const uint3 b = current_block->bid;
+  char text[160];
+  std::snprintf(text, sizeof text, "block (%u,%u,%u) thread %d (warp %d lane %d)", b.x, b.y, b.z,
+                t.linear, t.linear / 32, t.linear % 32);
+  return text;
+}
+
+void make_runnable(int thread) {
+  Launch& l = *g_launch;
+  l.runnable[(l.head + l.count++) % l.runnable.size()] = thread;
+}
+
+// The current thread blocks (or has exited): run the next runnable one, or go back to the
+// block's scheduler when none is left (every thread exited, or a deadlock).
+void run_next() {
+  Launch& l = *g_launch;
+  Thread& from = *current_thread;
+  if (l.count == 0) {
+    if (l.exited < static_cast<int>(l.threads.size()) && !l.faulted) {
+      std::fprintf(stderr,
+                   "simt: %s: block (%u,%u,%u): deadlock: every live thread waits at a barrier or "
+                   "warp collective that the others never reach\n",
+                   l.name, l.block.bid.x, l.block.bid.y, l.block.bid.z);
+      l.deadlocked = true;
+    }
+    return transfer(&from.sp, l.scheduler);
+  }
+  Thread& to = l.threads[l.runnable[l.head]];
+  l.head = (l.head + 1) % l.runnable.size();
+  --l.count;
+  current_thread = &to;
+  transfer(&from.sp, to.sp);
+}
+
+}  // namespace
+
+// ---- Faults, barriers, collectives ----------------------------------------------------------
+
+void fault(const char* format, ...) {
+  char message[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  std::fprintf(stderr, "simt: %s: %s: %s\n", g_launch->name, where().c_str(), message);
+  g_launch->faulted = true;
+  transfer(&current_thread->sp, g_launch->scheduler);
+  std::abort();  // a faulted launch never resumes its threads
+}
+
+void Barrier::reset(int participants) {
+  arrived = 0;
+  alive = participants;
+  generation = 0;
+  waiters.clear();
+}
+
+namespace {
+void release(Barrier& b) {
+  b.arrived = 0;
+  ++b.generation;
+  if (options().reverse_order)
+    std::sort(b.waiters.begin(), b.waiters.end(), std::greater<int>());
+  else
+    std::sort(b.waiters.begin(), b.waiters.end());
+  for (int t : b.waiters) make_runnable(t);
+  b.waiters.clear();
+}
+}  // namespace
+
+void Barrier::wait() {
+  if (++arrived == alive) return release(*this);
+  waiters.push_back(current_thread->linear);
+  run_next();
+}
+
+void Barrier::leave() {
+  --alive;
+  if (alive > 0 && arrived == alive) release(*this);
+}
+
+namespace {
+
+void thread_exit() {
+  Thread& t = *current_thread;
+  if (!t.open_copies.empty() || !t.copy_groups.empty())
+    fault("exits with cp.async copies it never waited for");
+  t.done = true;
+  ++g_launch->exited;
+  Warp& w = my_warp();
+  w.alive_mask &= ~(1u << lane());
+  w.barrier.leave();
+  current_block->barrier.leave();
+  run_next();
+}
+
+}  // namespace
+
+const uint64_t (*exchange(Collective kind, unsigned mask, const uint64_t* words, int count))[8] {
+  Warp& w = my_warp();
+  if (mask != w.alive_mask) {
+    if (mask & ~w.alive_mask)
+      fault("a warp collective names lanes %#x that have exited or do not exist",
+            mask & ~w.alive_mask);
+    fault("a warp collective leaves out live lanes %#x (only whole-warp collectives are emulated)",
+          w.alive_mask & ~mask);
+  }
+  const int l = lane(), parity = w.parity[l];
+  w.parity[l] ^= 1;
+  std::memcpy(w.slot[parity][l], words, count * sizeof(uint64_t));
+  w.kind[parity][l] = kind;
+  if (w.barrier.arrived + 1 == w.barrier.alive)  // the last to arrive checks for everyone
+    for (int other = 0; other < 32; ++other)
+      if ((w.alive_mask >> other & 1) && w.kind[parity][other] != kind)
+        fault("lanes %d and %d of the warp are in different collectives (%d and %d)", l, other,
+              static_cast<int>(kind), static_cast<int>(w.kind[parity][other]));
+  w.barrier.wait();
+  return w.slot[parity];
+}
+
+// ---- Shared memory ----------------------------------------------------------------------------
+
+unsigned char* shared_base() { return g_shared; }
+std::size_t dynamic_shared_bytes() { return g_launch->dynamic_bytes; }
+
+void* static_shared(const char* function, const char* site, std::size_t bytes, std::size_t align) {
+  Launch& l = *g_launch;
+  const std::string key = std::string(function) + " @ " + site;
+  auto found = l.statics.find(key);
+  if (found == l.statics.end()) {
+    // Carved downwards from the top of the window; every block of the launch has the same.
+    const std::size_t top = kSharedWindow - l.static_bytes;
+    const std::size_t offset = (top - bytes) / align * align;
+    l.static_bytes = kSharedWindow - offset;
+    if (l.static_bytes > kStaticSharedLimit)
+      fault("more than 48 KiB of static __shared__ variables");
+    if (l.static_bytes + l.dynamic_bytes > kSharedWindow)
+      fault("static and dynamic shared memory exceed the 227 KiB an H100 block has");
+    std::memset(g_shared + offset, kPoison, top - offset);
+    found = l.statics.emplace(key, offset).first;
+  }
+  return g_shared + found->second;
+}
+
+uint32_t shared_offset(const void* p, std::size_t bytes, const char* what) {
+  const auto* c = static_cast<const unsigned char*>(p);
+  const Launch& l = *g_launch;
+  if (c >= g_shared && c + bytes <= g_shared + kSharedWindow) {
+    const auto offset = static_cast<std::size_t>(c - g_shared);
+    if (offset + bytes <= l.dynamic_bytes || offset >= kSharedWindow - l.static_bytes)
+      return static_cast<uint32_t>(offset);
+  }
+  fault("%s: %zu bytes at %p are not in the block's shared memory (%zu dynamic bytes)", what,
+        bytes, p, l.dynamic_bytes);
+}
+
+unsigned char* shared_at(uint32_t offset, std::size_t bytes, const char* what) {
+  const Launch& l = *g_launch;
+  if (offset + bytes <= l.dynamic_bytes ||
+      (offset >= kSharedWindow - l.static_bytes && offset + bytes <= kSharedWindow))
+    return g_shared + offset;
+  fault("%s: shared address %#x (+%zu bytes) is outside the block's shared memory (%zu dynamic "
+        "bytes)",
+        what, offset, bytes, l.dynamic_bytes);
+}
+
+void check_launch_bounds(long max_threads) {
+  const long threads = static_cast<long>(current_block_dim.x) * current_block_dim.y * current_block_dim.z;
+  if (threads > max_threads)
+    fault("%ld threads per block exceed __launch_bounds__(%ld)", threads, max_threads);
+}
+
+// ---- Launch ---------------------------------------------------------------------------------
+
+namespace {
+
+bool valid_config(const char* name, const Config& c) {
+  const unsigned long threads = static_cast<unsigned long>(c.block.x) * c.block.y * c.block.z;
+  const char* problem = nullptr;
+  if (c.grid.x == 0 || c.grid.y == 0 || c.grid.z == 0 || threads == 0)
+    problem = "a grid or block dimension is 0";
+  else if (c.grid.x > 2147483647u || c.grid.y > 65535 || c.grid.z > 65535)
+    problem = "grid dimensions above (2^31-1, 65535, 65535)";
+  else if (threads > 1024 || c.block.z > 64)
+    problem = "more than 1024 threads per block (or block.z > 64)";
+  if (problem) {
+    std::fprintf(stderr, "simt: %s: invalid launch configuration: %s\n", name, problem);
+    record_launch_error(cudaErrorInvalidConfiguration);
+    return false;
+  }
+  return true;
+}
+
+bool valid_shared(const char* name, const void* kernel, std::size_t bytes) {
+  const std::size_t allowed = std::max<std::size_t>(48 * 1024, opted_in_shared_bytes(kernel));
+  if (bytes <= allowed && bytes <= kSharedWindow) return true;
+  std::fprintf(stderr,
+               "simt: %s: %zu bytes of dynamic shared memory, %zu allowed (cudaFuncSetAttribute "
+               "opt-in, at most 227 KiB)\n",
+               name, bytes, allowed);
+  record_launch_error(cudaErrorInvalidValue);
+  return false;
+}
+
+// Runs one block's threads until all have exited; false if it faulted or deadlocked.
+bool run_block(Launch& l) {
+  const int first = l.runnable[l.head];
+  l.head = (l.head + 1) % l.runnable.size();
+  --l.count;
+  current_thread = &l.threads[first];
+  l.scheduler = scheduler_context();
+  transfer(&l.scheduler, l.threads[first].sp);
+  return !l.faulted && !l.deadlocked;
+}
+
+void start_block(Launch& l, uint3 bid, const Config& c) {
+  const int n = static_cast<int>(l.threads.size());
+  l.block.bid = bid;
+  l.block.barrier.reset(n);
+  l.exited = 0;
+  l.head = 0;
+  l.count = 0;
+  for (int k = 0; k < n; ++k) {
+    const int i = options().reverse_order ? n - 1 - k : k;
+    Thread& t = l.threads[i];
+    t.linear = i;
+    t.tid = {i % c.block.x, i / c.block.x % c.block.y, i / (c.block.x * c.block.y)};
+    t.done = false;
+    t.open_copies.clear();
+    t.copy_groups.clear();
+    t.sp = new_context(i);
+    make_runnable(i);
+  }
+  for (std::size_t w = 0; w < l.warps.size(); ++w) {
+    Warp& warp = l.warps[w];
+    const int lanes = std::min(32, n - static_cast<int>(w) * 32);
+    warp.barrier.reset(lanes);
+    warp.alive_mask = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
+    std::fill(std::begin(warp.parity), std::end(warp.parity), 0);
+  }
+  // Fresh poison for the dynamic part, a guard past it and the static variables.
+  std::memset(g_shared, kPoison, std::min(kSharedWindow, l.dynamic_bytes + kSharedGuard));
+  std::memset(g_shared + kSharedWindow - l.static_bytes, kPoison, l.static_bytes);
+}
+
+bool guard_intact(const Launch& l) {
+  const std::size_t end = std::min(kSharedWindow - l.static_bytes, l.dynamic_bytes + kSharedGuard);
+  for (std::size_t i = l.dynamic_bytes; i < end; ++i)
+    if (g_shared[i] != kPoison) {
+      std::fprintf(stderr,
+                   "simt: %s: block (%u,%u,%u) wrote shared memory at offset %zu, past its %zu "
+                   "dynamic bytes\n",
+                   l.name, l.block.bid.x, l.block.bid.y, l.block.bid.z, i, l.dynamic_bytes);
+      return false;
+    }
+  return true;
+}
+
+}  // namespace
+
+void run_grid(const char* name, const void* kernel, const Config& c,
+              const std::function<void()>& body) {
+  if (g_launch) {
+    std::fprintf(stderr, "simt: %s launched from inside a kernel\n", name);
+    std::abort();
+  }
+  if (!valid_config(name, c) || !valid_shared(name, kernel, c.shared_bytes)) return;
+  g_options.copies_land_at_wait = env_is("SIMT_CP_ASYNC", "wait");
+  g_options.reverse_order = env_is("SIMT_ORDER", "reverse");
+  Launch l;
+  l.name = name;
+  l.body = &body;
+  l.dynamic_bytes = c.shared_bytes;
+  const int n = static_cast<int>(c.block.x * c.block.y * c.block.z);
+  l.threads.resize(n);
+  l.warps.resize((n + 31) / 32);
+  l.runnable.resize(n);
+  g_launch = &l;
+  current_block = &l.block;
+  current_warps = l.warps.data();
+  current_grid = c.grid;
+  current_block_dim = c.block;
+  bool ok = true;
+  for (unsigned z = 0; ok && z < c.grid.z; ++z)
+    for (unsigned y = 0; ok && y < c.grid.y; ++y)
+      for (unsigned x = 0; ok && x < c.grid.x; ++x) {
+        start_block(l, {x, y, z}, c);
+        ok = run_block(l) && guard_intact(l);
+        if (!ok) break;
+      }
+  g_launch = nullptr;
+  current_thread = nullptr;
+  if (!ok) record_launch_error(cudaErrorLaunchFailure);
+}
+
+// ---- Votes and reductions ---------------------------------------------------------------------
+
+namespace {
+
+// Every live lane's word, once all have given theirs.
+template <typename F>
+uint64_t reduce(Collective kind, unsigned mask, uint64_t word, uint64_t init, F combine) {
+  const auto slots = exchange(kind, mask, &word, 1);
+  uint64_t out = init;
+  for (int l = 0; l < 32; ++l)
+    if (mask >> l & 1) out = combine(out, slots[l][0], l);
+  return out;
+}
+
+// __syncthreads_*: a barrier that also counts the threads with a true predicate. The counts
+// alternate by barrier generation; the first thread to arrive clears its slot.
+struct Votes {
+  int yes[2] = {}, voters[2] = {};
+};
+Votes g_votes;
+
+std::pair<int, int> block_vote(int predicate) {
+  Barrier& b = current_block->barrier;
+  const int parity = b.generation & 1;
+  if (b.arrived == 0) g_votes.yes[parity] = g_votes.voters[parity] = 0;
+  g_votes.yes[parity] += predicate != 0;
+  ++g_votes.voters[parity];
+  b.wait();
+  return {g_votes.yes[parity], g_votes.voters[parity]};
+}
+
+}  // namespace
+
+}  // namespace simt
+
+unsigned __ballot_sync(unsigned mask, int predicate) {
+  return static_cast<unsigned>(simt::reduce(simt::Collective::kVote, mask, predicate != 0, 0,
+                                            [](uint64_t acc, uint64_t w, int l) {
+                                              return acc | (w ? 1ull << l : 0);
+                                            }));
+}
+unsigned __reduce_add_sync(unsigned mask, unsigned value) {
+  return static_cast<unsigned>(simt::reduce(simt::Collective::kReduce, mask, value, 0,
+                                            [](uint64_t a, uint64_t w, int) {
+                                              return static_cast<unsigned>(a + w);
+                                            }));
+}
+unsigned __reduce_min_sync(unsigned mask, unsigned value) {
+  return static_cast<unsigned>(simt::reduce(simt::Collective::kReduce, mask, value, ~0u,
+                                            [](uint64_t a, uint64_t w, int) {
+                                              return std::min(a, w);
+                                            }));
+}
+unsigned __reduce_max_sync(unsigned mask, unsigned value) {
+  return static_cast<unsigned>(simt::reduce(simt::Collective::kReduce, mask, value, 0,
+                                            [](uint64_t a, uint64_t w, int) {
+                                              return std::max(a, w);
+                                            }));
+}
+int __reduce_min_sync(unsigned mask, int value) {
+  return static_cast<int>(simt::reduce(
+      simt::Collective::kReduce, mask, static_cast<uint32_t>(value), 0x7fffffff,
+      [](uint64_t a, uint64_t w, int) {
+        return static_cast<uint64_t>(static_cast<uint32_t>(
+            std::min(static_cast<int32_t>(a), static_cast<int32_t>(w))));
+      }));
+}
+int __reduce_max_sync(unsigned mask, int value) {
+  return static_cast<int>(simt::reduce(
+      simt::Collective::kReduce, mask, static_cast<uint32_t>(value), 0x80000000u,
+      [](uint64_t a, uint64_t w, int) {
+        return static_cast<uint64_t>(static_cast<uint32_t>(
+            std::max(static_cast<int32_t>(a), static_cast<int32_t>(w))));
+      }));
+}
+int __syncthreads_count(int predicate) { return simt::block_vote(predicate).first; }
+int __syncthreads_and(int predicate) {
+  const auto [yes, voters] = simt::block_vote(predicate);
+  return yes == voters;
+}
+int __syncthreads_or(int predicate) { return simt::block_vote(predicate).first > 0; }
+
+// ---- PTX ------------------------------------------------------------------------------------
+
+namespace simt::ptx {
+
+namespace {
+
+void land(const Copy& c) {
+  std::memcpy(c.dst, c.src, c.src_bytes);
+  std::memset(c.dst + c.src_bytes, 0, c.bytes - c.src_bytes);
+}
+
+uint16_t element_at(uint64_t row_address, int index) {
+  uint16_t v;
+  std::memcpy(&v, shared_at(static_cast<uint32_t>(row_address), 16, "ldmatrix row") + 2 * index,
+              2);
+  return v;
+}
+
+float to_float(Element type, uint16_t bits) {
+  if (type == Element::kF16) {
+    __half x;
+    std::memcpy(&x, &bits, 2);
+    return __half2float(x);
+  }
+  __nv_bfloat16 x;
+  std::memcpy(&x, &bits, 2);
+  return __bfloat162float(x);
+}
+
+}  // namespace
+
+void cp_async(uint32_t dst, const void* src, int cp_size, int src_size, bool cg) {
+  if (cp_size != 4 && cp_size != 8 && cp_size != 16) fault("cp.async of %d bytes", cp_size);
+  if (cg && cp_size != 16) fault("cp.async.cg copies 16 bytes, not %d", cp_size);
+  if (src_size < 0 || src_size > cp_size)
+    fault("cp.async src-size %d outside 0..%d", src_size, cp_size);
+  if (dst % cp_size != 0 || reinterpret_cast<std::uintptr_t>(src) % cp_size != 0)
+    fault("cp.async addresses (shared %#x, global %p) not %d-byte aligned", dst, src, cp_size);
+  const auto* source = static_cast<const unsigned char*>(src);
+  if (source + cp_size > g_shared && source < g_shared + kSharedWindow)
+    fault("cp.async source %p is in shared memory, not global", src);
+  const Copy copy{shared_at(dst, cp_size, "cp.async destination"), source, cp_size, src_size};
+  if (!options().copies_land_at_wait) land(copy);
+  current_thread->open_copies.push_back(copy);
+}
+
+void cp_async_commit() {
+  Thread& t = *current_thread;
+  t.copy_groups.push_back(std::move(t.open_copies));
+  t.open_copies.clear();
+}
+
+void cp_async_wait_group(int pending) {
+  Thread& t = *current_thread;
+  const std::size_t keep = static_cast<std::size_t>(std::max(pending, 0));
+  while (t.copy_groups.size() > keep) {
+    if (options().copies_land_at_wait)
+      for (const Copy& c : t.copy_groups.front()) land(c);
+    t.copy_groups.erase(t.copy_groups.begin());
+  }
+}
+
+void ldmatrix(bool trans, uint32_t address, uint32_t* const* regs, int count) {
+  const uint64_t word = address;
+  const auto rows = exchange(Collective::kLdmatrix, 0xffffffffu, &word, 1);
+  for (int lane = 0; lane < 8 * count; ++lane)
+    if (rows[lane][0] % 16 != 0)
+      fault("ldmatrix: lane %d gives row address %#llx, not 16-byte aligned", lane,
+            static_cast<unsigned long long>(rows[lane][0]));
+  const int g = simt::lane() / 4, t = simt::lane() % 4;
+  for (int i = 0; i < count; ++i) {
+    const uint16_t lo = trans ? element_at(rows[8 * i + 2 * t][0], g)
+                              : element_at(rows[8 * i + g][0], 2 * t);
+    const uint16_t hi = trans ? element_at(rows[8 * i + 2 * t + 1][0], g)
+                              : element_at(rows[8 * i + g][0], 2 * t + 1);
+    *regs[i] = lo | static_cast<uint32_t>(hi) << 16;
+  }
+}
+
+void mma_m16n8k16(Element type, float* d, const uint32_t* a, const uint32_t* b, const float* c) {
+  const uint64_t words[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
+  const auto lanes = exchange(Collective::kMma, 0xffffffffu, words, 6);
+  // Where the fragment table puts each element: the lane, the register and its half.
+  const auto element = [&](int lane, int reg, int k) {
+    return to_float(type, static_cast<uint16_t>(lanes[lane][reg] >> (16 * (k % 2))));
+  };
+  const auto A = [&](int row, int k) {
+    return element(4 * (row % 8) + (k % 8) / 2, (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0), k);
+  };
+  const auto B = [&](int k, int col) { return element(4 * col + (k % 8) / 2, 4 + (k >= 8), k); };
+  const int g = simt::lane() / 4, t = simt::lane() % 4;
+  for (int i = 0; i < 4; ++i) {
+    const int row = g + 8 * (i / 2), col = 2 * t + i % 2;
+    float sum = c[i];
+    for (int k = 0; k < 16; ++k) sum += A(row, k) * B(k, col);
+    d[i] = sum;
+  }
+}
+
+}  // namespace simt::ptx
