@@ -46,6 +46,8 @@ struct Setting {
   bool causal;
   int32_t window;
   int32_t quant_mode;  // for an int8 cache
+  int32_t page_size;
+  float sm_scale;  // 0: 1/sqrt(head_dim)
   Tunables tunables;
 };
 
@@ -76,6 +78,7 @@ std::string describe(const AttnbProblem& p, const Setting& s) {
   out << dtype_name(p.dtype) << " D" << p.head_dim << " heads " << p.num_q_heads << "/"
       << p.num_kv_heads << (s.causal ? " causal" : " full");
   if (s.window > 0) out << " window " << s.window;
+  if (s.sm_scale != 0) out << " scale " << s.sm_scale;
   if (p.kv_cache_dtype == ATTNB_DTYPE_INT8)
     out << (s.quant_mode == ATTNB_KV_QUANT_K_PER_CHANNEL ? " int8 per-channel-K" : " int8 per-token");
   for (const auto& [name, value] : s.tunables) out << " " << name << "=" << value;
@@ -143,10 +146,22 @@ Outcome run_case(const LoadedPlugin& plugin, AttnbProblem problem, const Setting
   return out;
 }
 
-// Every setting a plugin's descriptor allows, in the order of the dimensions below.
+// Every setting a plugin's descriptor allows. The first five dimensions are crossed in
+// full; page size and softmax scale (which no kernel specializes on) rotate.
 struct Dimensions {
-  std::vector<int32_t> dtypes, head_dims, groups, quant_modes;
+  std::vector<int32_t> dtypes, head_dims, groups;
   std::vector<Mask> masks;
+  std::vector<int32_t> quant_modes, page_sizes;
+  std::vector<float> scales;
+  static constexpr std::size_t kCrossed = 5;
+  std::vector<std::size_t> sizes() const {
+    return {dtypes.size(),      head_dims.size(),  groups.size(), masks.size(),
+            quant_modes.size(), page_sizes.size(), scales.size()};
+  }
+  Setting at(const std::vector<std::size_t>& i) const {
+    return {dtypes[i[0]],      head_dims[i[1]],  groups[i[2]], masks[i[3]].causal,
+            masks[i[3]].window, quant_modes[i[4]], page_sizes[i[5]], scales[i[6]], {}};
+  }
 };
 
 Dimensions dimensions_of(const AttnbDescriptor& d) {
@@ -168,30 +183,23 @@ Dimensions dimensions_of(const AttnbDescriptor& d) {
   out.quant_modes.push_back(ATTNB_KV_QUANT_PER_TOKEN);
   if ((d.kv_cache_dtypes & ATTNB_BIT(ATTNB_DTYPE_INT8)) && (d.flags & ATTNB_FLAG_K_PER_CHANNEL_SCALES))
     out.quant_modes.push_back(ATTNB_KV_QUANT_K_PER_CHANNEL);
+  out.page_sizes = {16, 7, 1, 64};
+  out.scales = {0.0f, 0.06f};
   return out;
 }
 
-Setting setting_at(const Dimensions& dims, const std::vector<std::size_t>& index) {
-  const Mask& m = dims.masks[index[3]];
-  return {dims.dtypes[index[0]], dims.head_dims[index[1]], dims.groups[index[2]], m.causal,
-          m.window, dims.quant_modes[index[4]], {}};
-}
-
-std::vector<std::size_t> sizes_of(const Dimensions& dims) {
-  return {dims.dtypes.size(), dims.head_dims.size(), dims.groups.size(), dims.masks.size(),
-          dims.quant_modes.size()};
-}
-
-// The whole product of the dimensions.
+// The product of the crossed dimensions; setting n takes the rotating ones from n.
 std::vector<Setting> all_settings(const Dimensions& dims) {
-  const std::vector<std::size_t> sizes = sizes_of(dims);
+  const std::vector<std::size_t> sizes = dims.sizes();
   std::vector<std::size_t> index(sizes.size(), 0);
   std::vector<Setting> out;
-  for (;;) {
-    out.push_back(setting_at(dims, index));
+  for (std::size_t n = 0;; ++n) {
+    for (std::size_t k = Dimensions::kCrossed; k < sizes.size(); ++k)
+      index[k] = (n / (k - 1) + n / 7) % sizes[k];
+    out.push_back(dims.at(index));
     std::size_t k = 0;
-    while (k < index.size() && ++index[k] == sizes[k]) index[k++] = 0;
-    if (k == index.size()) return out;
+    while (k < Dimensions::kCrossed && ++index[k] == sizes[k]) index[k++] = 0;
+    if (k == Dimensions::kCrossed) return out;
   }
 }
 
@@ -199,14 +207,14 @@ std::vector<Setting> all_settings(const Dimensions& dims) {
 // dimension has values: setting i takes value i + k * (i / size_k) + offset * (k + 1) (mod
 // size_k) of dimension k, so that dimensions of equal size do not always pair the same way.
 std::vector<Setting> covering_settings(const Dimensions& dims, std::size_t offset) {
-  const std::vector<std::size_t> sizes = sizes_of(dims);
+  const std::vector<std::size_t> sizes = dims.sizes();
   const std::size_t n = *std::max_element(sizes.begin(), sizes.end());
   std::vector<Setting> out;
   for (std::size_t i = 0; i < n; ++i) {
     std::vector<std::size_t> index;
     for (std::size_t k = 0; k < sizes.size(); ++k)
       index.push_back((i + k * (i / sizes[k]) + offset * (k + 1)) % sizes[k]);
-    out.push_back(setting_at(dims, index));
+    out.push_back(dims.at(index));
   }
   return out;
 }
@@ -262,7 +270,8 @@ AttnbProblem problem_for(const LoadedPlugin& plugin, const Setting& s, const Val
   AttnbProblem p = make_problem(
       ATTNB_DEVICE_CUDA, s.dtype, s.group * kv_heads, kv_heads, s.head_dim, s.causal, s.window,
       static_cast<int32_t>(c.kv_lens.size()), std::accumulate(c.q_lens.begin(), c.q_lens.end(), 0),
-      *std::max_element(c.kv_lens.begin(), c.kv_lens.end()), s.head_dim == 64 ? 7 : 16);
+      *std::max_element(c.kv_lens.begin(), c.kv_lens.end()), s.page_size);
+  p.sm_scale = s.sm_scale;
   p.kv_cache_dtype = kv_cache_dtype_for(d, s.dtype);
   p.kv_quant_mode = s.quant_mode;
   return p;

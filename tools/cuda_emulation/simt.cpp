@@ -237,9 +237,11 @@ void thread_exit() {
   Thread& t = *current_thread;
   if (!t.open_copies.empty() || !t.copy_groups.empty())
     fault("exits with cp.async copies it never waited for");
+  Warp& w = my_warp();
+  if (w.barrier.arrived > 0)  // they named this lane in their mask: undefined on the GPU
+    fault("exits while other lanes of its warp wait for it in a warp collective");
   t.done = true;
   ++g_launch->exited;
-  Warp& w = my_warp();
   w.alive_mask &= ~(1u << lane());
   w.barrier.leave();
   current_block->barrier.leave();
@@ -273,7 +275,6 @@ const uint64_t (*exchange(Collective kind, unsigned mask, const uint64_t* words,
 // ---- Shared memory ----------------------------------------------------------------------------
 
 unsigned char* shared_base() { return g_shared; }
-std::size_t dynamic_shared_bytes() { return g_launch->dynamic_bytes; }
 
 void* static_shared(const char* function, const char* site, std::size_t bytes, std::size_t align) {
   Launch& l = *g_launch;

@@ -71,7 +71,7 @@ struct Copy {
 struct Thread {
   uint3 tid;
   int linear;
-  void* sp = nullptr;  // saved stack pointer while switched out
+  void* sp = nullptr;  // its context while switched out (see simt.cpp)
   bool done = false;
   std::vector<Copy> open_copies;                // issued, not yet committed
   std::vector<std::vector<Copy>> copy_groups;   // committed, oldest first
@@ -90,7 +90,6 @@ struct Warp {
 struct Block {
   uint3 bid;
   Barrier barrier;
-  int syncthreads_votes = 0;  // __syncthreads_count and friends
 };
 
 extern Thread* current_thread;
@@ -105,7 +104,6 @@ inline Warp& my_warp() { return current_warps[current_thread->linear / 32]; }
 // cudaGetLastError return cudaErrorLaunchFailure. Never returns to the faulting thread.
 [[noreturn]] void fault(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
-
 // Publishes `count` words for the warp's collective and returns every lane's, once all live
 // lanes have published. Two slot sets alternate: a lane can be one collective ahead, never two.
 const uint64_t (*exchange(Collective kind, unsigned mask, const uint64_t* words, int count))[8];
@@ -118,7 +116,6 @@ const uint64_t (*exchange(Collective kind, unsigned mask, const uint64_t* words,
 constexpr std::size_t kSharedWindow = 227 * 1024;  // the most one H100 block may have
 constexpr std::size_t kStaticSharedLimit = 48 * 1024;
 unsigned char* shared_base();
-std::size_t dynamic_shared_bytes();
 // The block's storage for the __shared__ variable declared at `site` in `function` (one per
 // declaration and kernel instantiation, as on the GPU).
 void* static_shared(const char* function, const char* site, std::size_t bytes, std::size_t align);
@@ -273,7 +270,6 @@ inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask,
 inline int __all_sync(unsigned mask, int predicate) {
   return __ballot_sync(mask, predicate) == (mask & simt::my_warp().alive_mask);
 }
-inline unsigned __activemask() { return simt::my_warp().alive_mask; }
 unsigned __reduce_add_sync(unsigned mask, unsigned value);
 unsigned __reduce_min_sync(unsigned mask, unsigned value);
 unsigned __reduce_max_sync(unsigned mask, unsigned value);
@@ -283,86 +279,17 @@ inline int __reduce_add_sync(unsigned mask, int value) {
   return static_cast<int>(__reduce_add_sync(mask, static_cast<unsigned>(value)));
 }
 
-// Atomics: only one fiber runs at a time and none switches inside these, so plain
-// read-modify-write is atomic here.
-template <typename T>
-inline T atomicAdd(T* address, T value) {
-  const T old = *address;
-  *address = old + value;
-  return old;
-}
-template <typename T>
-inline T atomicSub(T* address, T value) {
-  const T old = *address;
-  *address = old - value;
-  return old;
-}
-template <typename T>
-inline T atomicMax(T* address, T value) {
-  const T old = *address;
-  *address = std::max(old, value);
-  return old;
-}
-template <typename T>
-inline T atomicMin(T* address, T value) {
-  const T old = *address;
-  *address = std::min(old, value);
-  return old;
-}
-template <typename T>
-inline T atomicExch(T* address, T value) {
-  const T old = *address;
-  *address = value;
-  return old;
-}
-template <typename T>
-inline T atomicCAS(T* address, T compare, T value) {
-  const T old = *address;
-  if (old == compare) *address = value;
-  return old;
-}
-template <typename T>
-inline T atomicAnd(T* address, T value) {
-  const T old = *address;
-  *address = old & value;
-  return old;
-}
-template <typename T>
-inline T atomicOr(T* address, T value) {
-  const T old = *address;
-  *address = old | value;
-  return old;
-}
-
 // Generic -> shared window offset (the kernels truncate it to 32 bits, as PTX does).
 inline std::size_t __cvta_generic_to_shared(const void* p) {
   return simt::shared_offset(p, 1, "__cvta_generic_to_shared");
 }
-template <typename T>
-inline T __ldg(const T* p) {
-  return *p;
-}
 
-// Fast-math intrinsics with the GPU's algorithm where it differs from libm's: __expf is
-// ex2.approx of x * log2(e) (exp2f here is libm's, within the GPU's 2 ulp).
+// The intrinsics the kernels use. __expf as the GPU computes it: ex2.approx of x * log2(e)
+// (exp2f here is libm's, within the GPU's 2 ulp).
 inline float __expf(float x) { return exp2f(x * 1.4426950408889634f); }
-inline float __exp10f(float x) { return exp2f(x * 3.3219280948873622f); }
-inline float __logf(float x) { return log2f(x) * 0.6931471805599453f; }
-inline float __log2f(float x) { return log2f(x); }
-inline float __powf(float x, float y) { return exp2f(y * log2f(x)); }
-inline float __fdividef(float x, float y) { return x / y; }
-inline float __frcp_rn(float x) { return 1.0f / x; }
-inline float __fsqrt_rn(float x) { return sqrtf(x); }
-inline float __saturatef(float x) { return x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x; }
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
-inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
-inline int __float2int_rn(float x) { return static_cast<int>(nearbyintf(x)); }
-inline int __float2int_rz(float x) { return static_cast<int>(x); }
-inline float __int2float_rn(int x) { return static_cast<float>(x); }
 inline float __uint_as_float(unsigned x) { return simt::from_word<float>(x); }
 inline unsigned __float_as_uint(float x) { return static_cast<unsigned>(simt::to_word(x)); }
-inline float __int_as_float(int x) { return simt::from_word<float>(static_cast<unsigned>(x)); }
-inline int __float_as_int(float x) { return static_cast<int>(simt::to_word(x)); }
 // Byte n of the result is byte selector[4n+2 : 4n] of {y, x} (x the low word).
 inline unsigned __byte_perm(unsigned x, unsigned y, unsigned selector) {
   const uint64_t input = x | static_cast<uint64_t>(y) << 32;
@@ -371,9 +298,6 @@ inline unsigned __byte_perm(unsigned x, unsigned y, unsigned selector) {
     out |= static_cast<unsigned>((input >> (8 * ((selector >> (4 * n)) & 7u))) & 0xffu) << (8 * n);
   return out;
 }
-inline int __popc(unsigned x) { return __builtin_popcount(x); }
-inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
-inline int __ffs(int x) { return __builtin_ffs(x); }
 
 // CUDA's min and max take mixed argument types (int and long, say) and return the wider.
 template <typename A, typename B>

@@ -1,0 +1,325 @@
+// The emulator checked against CUDA's definitions, independently of any plugin: warp
+// collectives, block votes, shared memory, cp.async in both landing modes, ldmatrix and mma
+// against the PTX fragment tables, and the faults it must report. Written as CUDA (inline
+// PTX, <<<>>>, __shared__), translated by translate.py like the plugins; run by CTest
+// (cuda_emulation_selftest). Exit status 1 on any mismatch.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+int g_failures = 0;
+
+void expect(bool ok, const char* what) {
+  std::printf("%s: %s\n", ok ? "ok" : "FAIL", what);
+  g_failures += !ok;
+}
+
+// ---- Warp collectives ---------------------------------------------------------------------
+
+// out[k][lane]: shfl idx, xor, up, down at width 32, then xor and down at width 8, ballot,
+// any, all, reduce add/min/max.
+__global__ void collectives(int* out) {
+  const int lane = threadIdx.x % 32, v = 100 + lane;
+  int k = 0;
+  out[32 * k++ + lane] = __shfl_sync(0xffffffffu, v, 5);
+  out[32 * k++ + lane] = __shfl_xor_sync(0xffffffffu, v, 3);
+  out[32 * k++ + lane] = __shfl_up_sync(0xffffffffu, v, 2);
+  out[32 * k++ + lane] = __shfl_down_sync(0xffffffffu, v, 2);
+  out[32 * k++ + lane] = __shfl_xor_sync(0xffffffffu, v, 9, 8);
+  out[32 * k++ + lane] = __shfl_down_sync(0xffffffffu, v, 3, 8);
+  out[32 * k++ + lane] = static_cast<int>(__ballot_sync(0xffffffffu, lane % 3 == 0));
+  out[32 * k++ + lane] = __any_sync(0xffffffffu, lane == 17);
+  out[32 * k++ + lane] = __all_sync(0xffffffffu, lane < 31);
+  out[32 * k++ + lane] = static_cast<int>(__reduce_add_sync(0xffffffffu, static_cast<unsigned>(v)));
+  out[32 * k++ + lane] = __reduce_min_sync(0xffffffffu, 50 - lane);
+  out[32 * k++ + lane] = __reduce_max_sync(0xffffffffu, 50 - lane);
+}
+
+void check_collectives() {
+  std::vector<int> out(12 * 32, -1);
+  collectives<<<1, 32>>>(out.data());
+  bool ok = cudaGetLastError() == cudaSuccess;
+  unsigned ballot = 0;
+  for (int l = 0; l < 32; l += 3) ballot |= 1u << l;
+  int sum = 0;
+  for (int l = 0; l < 32; ++l) sum += 100 + l;
+  for (int l = 0; l < 32; ++l) {
+    const int first8 = l & ~7;
+    const int xor8 = (l ^ 9) >= first8 + 8 ? l : (l ^ 9);  // a later segment: its own value
+    const int want[12] = {105,
+                          100 + (l ^ 3),
+                          100 + (l >= 2 ? l - 2 : l),
+                          100 + (l + 2 < 32 ? l + 2 : l),
+                          100 + xor8,
+                          100 + (l + 3 < first8 + 8 ? l + 3 : l),
+                          static_cast<int>(ballot),
+                          1,
+                          0,
+                          sum,
+                          50 - 31,
+                          50};
+    for (int k = 0; k < 12; ++k) ok &= out[32 * k + l] == want[k];
+  }
+  expect(ok, "shuffles (idx, xor, up, down, widths 32 and 8), votes and reductions");
+}
+
+// ---- Block barriers, votes, shared memory -------------------------------------------------
+
+// Reverses a 256-element array through shared memory (right only with the barrier), counts
+// votes, and keeps a static 2-D __shared__ array per block.
+__global__ void block_work(const int* in, int* out, int* votes) {
+  extern __shared__ __align__(16) int dynamic[];
+  __shared__ int per_warp[8][2];
+  const int t = threadIdx.x, n = blockDim.x;
+  dynamic[t] = in[blockIdx.x * n + t];
+  if (t % 32 == 0) per_warp[t / 32][1] = static_cast<int>(blockIdx.x) * 1000 + t / 32;
+  __syncthreads();
+  out[blockIdx.x * n + t] = dynamic[n - 1 - t] + per_warp[(n - 1 - t) / 32][1];
+  const int count = __syncthreads_count(t % 4 == 0);
+  const int all = __syncthreads_and(t < n);
+  const int any = __syncthreads_or(t == 77);
+  if (t == 0) votes[blockIdx.x * 3] = count, votes[blockIdx.x * 3 + 1] = all, votes[blockIdx.x * 3 + 2] = any;
+}
+
+void check_block_work() {
+  const int blocks = 3, n = 256;
+  std::vector<int> in(blocks * n), out(blocks * n, -1), votes(blocks * 3, -1);
+  for (int i = 0; i < blocks * n; ++i) in[i] = i * 7;
+  block_work<<<blocks, n, n * sizeof(int)>>>(in.data(), out.data(), votes.data());
+  bool ok = cudaGetLastError() == cudaSuccess;
+  for (int b = 0; b < blocks; ++b) {
+    for (int t = 0; t < n; ++t)
+      ok &= out[b * n + t] == in[b * n + n - 1 - t] + b * 1000 + (n - 1 - t) / 32;
+    ok &= votes[b * 3] == n / 4 && votes[b * 3 + 1] == 1 && votes[b * 3 + 2] == 1;
+  }
+  expect(ok, "__syncthreads with dynamic and static shared memory, __syncthreads_count/and/or");
+}
+
+// ---- cp.async -------------------------------------------------------------------------------
+
+__device__ unsigned shared_address(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+// Thread t copies 16 bytes (src_bytes of them real, the rest zero-filled) and records what
+// the destination holds before and after its wait.
+__global__ void copies(const float* src, float* before, float* after, int src_bytes) {
+  extern __shared__ __align__(16) float tile[];
+  const int t = threadIdx.x;
+  tile[4 * t] = -1.0f;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(tile + 4 * t)),
+               "l"(src + 4 * t), "r"(src_bytes));
+  asm volatile("cp.async.commit_group;\n" ::);
+  before[t] = tile[4 * t];
+  asm volatile("cp.async.wait_group 0;\n" ::);
+  for (int i = 0; i < 4; ++i) after[4 * t + i] = tile[4 * t + i];
+}
+
+void check_copies() {
+  std::vector<float> src(128), before(32), after(128);
+  for (int i = 0; i < 128; ++i) src[i] = i + 0.5f;
+  bool ok = true;
+  for (const char* mode : {"issue", "wait"}) {
+    setenv("SIMT_CP_ASYNC", mode, 1);
+    copies<<<1, 32, 512>>>(src.data(), before.data(), after.data(), 8);
+    ok &= cudaGetLastError() == cudaSuccess;
+    const bool at_wait = std::strcmp(mode, "wait") == 0;
+    for (int t = 0; t < 32; ++t) {
+      ok &= before[t] == (at_wait ? -1.0f : src[4 * t]);
+      ok &= after[4 * t] == src[4 * t] && after[4 * t + 1] == src[4 * t + 1];
+      ok &= after[4 * t + 2] == 0.0f && after[4 * t + 3] == 0.0f;  // beyond src-size: zeros
+    }
+  }
+  unsetenv("SIMT_CP_ASYNC");
+  expect(ok, "cp.async lands at issue or at the wait, zero-fills past src-size");
+}
+
+// ---- ldmatrix and mma ---------------------------------------------------------------------
+
+// Four 8x8 fp16 matrices m[i][r][c] = 1000 i + 10 r + c (exact in fp16 up to 3077) in shared
+// memory; every lane records what ldmatrix .x4 and .x4.trans, .x2 and .x1 give it.
+__global__ void load_matrices(const __half* m, unsigned* out) {
+  extern __shared__ __align__(16) __half rows[];
+  const int lane = threadIdx.x;
+  for (int i = 0; i < 8; ++i) rows[lane * 8 + i] = m[lane * 8 + i];  // row `lane` of the 32
+  __syncwarp();
+  const unsigned address = shared_address(rows + lane * 8);
+  unsigned r[4], t[4], x2[2], x1;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(t[0]), "=r"(t[1]), "=r"(t[2]), "=r"(t[3])
+               : "r"(address));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
+               : "=r"(x2[0]), "=r"(x2[1])
+               : "r"(address));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n" : "=r"(x1) : "r"(address));
+  const unsigned mine[11] = {r[0], r[1], r[2], r[3], t[0], t[1], t[2], t[3], x2[0], x2[1], x1};
+  for (int k = 0; k < 11; ++k) out[lane * 11 + k] = mine[k];
+}
+
+unsigned pack(float lo, float hi) {
+  const __half a = __float2half_rn(lo), b = __float2half_rn(hi);
+  unsigned short x, y;
+  std::memcpy(&x, &a, 2);
+  std::memcpy(&y, &b, 2);
+  return x | static_cast<unsigned>(y) << 16;
+}
+
+void check_ldmatrix() {
+  std::vector<__half> m(4 * 64);
+  const auto value = [](int i, int r, int c) { return 1000.0f * i + 10.0f * r + c; };
+  for (int i = 0; i < 4; ++i)
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 8; ++c) m[i * 64 + r * 8 + c] = __float2half_rn(value(i, r, c));
+  std::vector<unsigned> out(32 * 11);
+  load_matrices<<<1, 32, 512>>>(m.data(), out.data());
+  bool ok = cudaGetLastError() == cudaSuccess;
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    for (int i = 0; i < 4; ++i) {
+      ok &= out[lane * 11 + i] == pack(value(i, g, 2 * t), value(i, g, 2 * t + 1));
+      ok &= out[lane * 11 + 4 + i] == pack(value(i, 2 * t, g), value(i, 2 * t + 1, g));
+    }
+    for (int i = 0; i < 2; ++i)
+      ok &= out[lane * 11 + 8 + i] == pack(value(i, g, 2 * t), value(i, g, 2 * t + 1));
+    ok &= out[lane * 11 + 10] == pack(value(0, g, 2 * t), value(0, g, 2 * t + 1));
+  }
+  expect(ok, "ldmatrix .x1/.x2/.x4 and .trans against the PTX fragment table");
+}
+
+// D = A B + C with each lane's fragments packed on the host from the PTX table.
+__global__ void multiply(const unsigned* a, const unsigned* b, const float* c, float* d) {
+  const int lane = threadIdx.x;
+  float acc[4] = {c[lane * 4], c[lane * 4 + 1], c[lane * 4 + 2], c[lane * 4 + 3]};
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+      : "r"(a[lane * 4]), "r"(a[lane * 4 + 1]), "r"(a[lane * 4 + 2]), "r"(a[lane * 4 + 3]),
+        "r"(b[lane * 2]), "r"(b[lane * 2 + 1]));
+  for (int i = 0; i < 4; ++i) d[lane * 4 + i] = acc[i];
+}
+
+void check_mma() {
+  float A[16][16], B[16][8], C[16][8];
+  for (int r = 0; r < 16; ++r)
+    for (int k = 0; k < 16; ++k) A[r][k] = static_cast<float>((r * 7 + k * 3) % 11 - 5) / 4;
+  for (int k = 0; k < 16; ++k)
+    for (int n = 0; n < 8; ++n) B[k][n] = static_cast<float>((k * 5 + n * 9) % 13 - 6) / 8;
+  for (int r = 0; r < 16; ++r)
+    for (int n = 0; n < 8; ++n) C[r][n] = static_cast<float>(r - n);
+  std::vector<unsigned> a(32 * 4), b(32 * 2);
+  std::vector<float> c(32 * 4), d(32 * 4);
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    a[lane * 4] = pack(A[g][2 * t], A[g][2 * t + 1]);
+    a[lane * 4 + 1] = pack(A[g + 8][2 * t], A[g + 8][2 * t + 1]);
+    a[lane * 4 + 2] = pack(A[g][2 * t + 8], A[g][2 * t + 9]);
+    a[lane * 4 + 3] = pack(A[g + 8][2 * t + 8], A[g + 8][2 * t + 9]);
+    b[lane * 2] = pack(B[2 * t][g], B[2 * t + 1][g]);
+    b[lane * 2 + 1] = pack(B[2 * t + 8][g], B[2 * t + 9][g]);
+    const float mine[4] = {C[g][2 * t], C[g][2 * t + 1], C[g + 8][2 * t], C[g + 8][2 * t + 1]};
+    for (int i = 0; i < 4; ++i) c[lane * 4 + i] = mine[i];
+  }
+  multiply<<<1, 32>>>(a.data(), b.data(), c.data(), d.data());
+  bool ok = cudaGetLastError() == cudaSuccess;
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 0; i < 4; ++i) {
+      const int row = lane / 4 + 8 * (i / 2), col = 2 * (lane % 4) + i % 2;
+      double want = C[row][col];
+      for (int k = 0; k < 16; ++k) want += static_cast<double>(A[row][k]) * B[k][col];
+      ok &= std::fabs(d[lane * 4 + i] - want) < 1e-5;
+    }
+  expect(ok, "mma.m16n8k16 f16 against a host product, fragments packed from the PTX table");
+}
+
+// ---- Faults the emulator must report ------------------------------------------------------
+
+__global__ void shuffle_after_exit(int* out) {
+  if (threadIdx.x == 0) return;
+  out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1, 1);
+}
+__global__ void deadlock(int* out) {
+  if (threadIdx.x < 16)
+    out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1, 1);
+  else
+    __syncthreads();
+}
+__global__ void misaligned(const char* p, int* out) {
+  out[threadIdx.x] = reinterpret_cast<const int4*>(p + 4)->x;
+}
+__global__ void past_shared(int* out) {
+  extern __shared__ int words[];
+  words[threadIdx.x + 32] = 1;  // 32 threads, 32 words of dynamic shared memory
+  out[threadIdx.x] = 0;
+}
+__global__ void __launch_bounds__(32) bounded(int* out) { out[threadIdx.x] = 0; }
+__global__ void copy_never_waited(const float* src) {
+  extern __shared__ __align__(16) float tile[];
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared_address(tile + 4 * threadIdx.x)),
+               "l"(src + 4 * threadIdx.x));
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+__global__ void big_shared(int* out) {
+  extern __shared__ int words[];
+  words[threadIdx.x] = 1;
+  out[threadIdx.x] = words[threadIdx.x];
+}
+
+void check_faults() {
+  std::vector<int> out(1024);
+  std::vector<float> src(128);
+  alignas(16) static char bytes[64];
+  shuffle_after_exit<<<1, 32>>>(out.data());
+  expect(cudaGetLastError() == cudaErrorLaunchFailure, "a shuffle naming an exited lane faults");
+  deadlock<<<1, 64>>>(out.data());
+  expect(cudaGetLastError() == cudaErrorLaunchFailure, "a deadlock is reported");
+  misaligned<<<1, 32>>>(bytes, out.data());
+  expect(cudaGetLastError() == cudaErrorLaunchFailure, "a misaligned 16-byte load faults");
+  past_shared<<<1, 32, 32 * sizeof(int)>>>(out.data());
+  expect(cudaGetLastError() == cudaErrorLaunchFailure, "a write past dynamic shared memory faults");
+  bounded<<<1, 64>>>(out.data());
+  expect(cudaGetLastError() == cudaErrorLaunchFailure, "more threads than __launch_bounds__ fault");
+  copy_never_waited<<<1, 32, 512>>>(src.data());
+  expect(cudaGetLastError() == cudaErrorLaunchFailure, "an exit with cp.async in flight faults");
+  bounded<<<dim3(1, 0), 32>>>(out.data());
+  expect(cudaGetLastError() == cudaErrorInvalidConfiguration, "a zero grid dimension is refused");
+}
+
+void check_shared_opt_in() {
+  std::vector<int> out(32);
+  big_shared<<<1, 32, 64 * 1024>>>(out.data());
+  expect(cudaGetLastError() == cudaErrorInvalidValue, "64 KiB of shared memory without the opt-in is refused");
+  expect(cudaFuncSetAttribute(big_shared, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024) ==
+             cudaSuccess,
+         "the opt-in to 64 KiB is accepted");
+  big_shared<<<1, 32, 64 * 1024>>>(out.data());
+  expect(cudaGetLastError() == cudaSuccess && out[5] == 1, "64 KiB after the opt-in runs");
+}
+
+}  // namespace
+
+int main() {
+  for (const char* order : {"forward", "reverse"}) {
+    setenv("SIMT_ORDER", order, 1);
+    std::printf("-- threads in %s order\n", order);
+    check_collectives();
+    check_block_work();
+    check_copies();
+    check_ldmatrix();
+    check_mma();
+    check_faults();  // the simt: lines on stderr are the faults it provokes
+  }
+  check_shared_opt_in();
+  std::printf("%d failed\n", g_failures);
+  return g_failures ? 1 : 0;
+}
