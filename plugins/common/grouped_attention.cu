@@ -66,6 +66,7 @@ struct Params {
   int32_t num_q_heads;
   int32_t group;
   int32_t tokens_per_block;  // query positions per block
+  int32_t q_tiles;           // blocks along the queries of the longest sequence
   int32_t splits;            // blocks sharing one (sequence, KV head) along the keys
   int32_t split_keys;        // keys per split (a multiple of the tile)
   int32_t causal;
@@ -107,7 +108,9 @@ __device__ __forceinline__ float warp_sum(float x) {
   return x;
 }
 
-// Launched with blockDim.x = 128 * slices; grid (q_tiles * splits, batch, kv_heads).
+// Launched with blockDim.x = 128 * slices; grid (batch * q_tiles * splits, kv_heads): the
+// sequences and their query tiles and splits share x, the only dimension that holds more
+// than 65535 blocks.
 template <typename T, int D, int kRows>
 __global__ void __launch_bounds__(1024) grouped_attention_kernel(const Params p) {
   using Tile = Tiling<D>;
@@ -115,8 +118,9 @@ __global__ void __launch_bounds__(1024) grouped_attention_kernel(const Params p)
   constexpr int kKeys = Tile::kKeys, kParts = Tile::kParts, kPairs = Tile::kPairs;
   constexpr int kAccRows = (kRows + Tile::kRowStep - 1) / Tile::kRowStep;
 
-  const int32_t b = blockIdx.y, kvh = blockIdx.z;
-  const int32_t q_tile = blockIdx.x / p.splits, split = blockIdx.x % p.splits;
+  const int32_t per_sequence = p.q_tiles * p.splits, kvh = blockIdx.y;
+  const int32_t b = blockIdx.x / per_sequence, in_sequence = blockIdx.x % per_sequence;
+  const int32_t q_tile = in_sequence / p.splits, split = in_sequence % p.splits;
   const int32_t q0 = p.q_indptr ? p.q_indptr[b] : b;
   const int32_t q_len = p.q_indptr ? p.q_indptr[b + 1] - q0 : 1;
   const int32_t first_q = q_tile * p.tokens_per_block;
@@ -464,8 +468,11 @@ Params make_params(const AttnbProblem& p, const AttnbAttendArgs& a, int32_t toke
   return params;
 }
 
-void launch_for_dtype(const AttnbProblem& p, const Params& params, const BlockShape& shape, dim3 grid,
-         cudaStream_t stream) {
+void launch_for_dtype(const AttnbProblem& p, const Params& params, const BlockShape& shape,
+                      cudaStream_t stream) {
+  const int64_t blocks = static_cast<int64_t>(params.cache.batch) * params.q_tiles * params.splits;
+  if (blocks > INT32_MAX) throw Unsupported("more than 2^31 blocks of queries in one call");
+  const dim3 grid(static_cast<unsigned>(blocks), p.num_kv_heads);
   dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
     if (p.head_dim == 64)
@@ -497,8 +504,8 @@ void cuda_grouped_prefill(const AttnbProblem& p, const AttnbAttendArgs& a) {
     max_q_len = std::max(max_q_len, a.q_indptr_host[b + 1] - a.q_indptr_host[b]);
   const BlockShape shape = block_shape(params.group, std::max(1, kPrefillRows / params.group));
   params.tokens_per_block = shape.tokens_per_block;
-  const dim3 grid((max_q_len + shape.tokens_per_block - 1) / shape.tokens_per_block, batch, p.num_kv_heads);
-  launch_for_dtype(p, params, shape, grid, static_cast<cudaStream_t>(a.stream));
+  params.q_tiles = (max_q_len + shape.tokens_per_block - 1) / shape.tokens_per_block;
+  launch_for_dtype(p, params, shape, static_cast<cudaStream_t>(a.stream));
 }
 
 void cuda_grouped_decode(const AttnbProblem& p, const AttnbAttendArgs& a) {
@@ -522,7 +529,8 @@ void cuda_grouped_decode(const AttnbProblem& p, const AttnbAttendArgs& a) {
   params.part_lse = params.part_o + static_cast<std::size_t>(batch) * p.num_q_heads * plan.splits * p.head_dim;
   const BlockShape shape = block_shape(params.group, 1);
   const auto stream = static_cast<cudaStream_t>(a.stream);
-  launch_for_dtype(p, params, shape, dim3(plan.splits, batch, p.num_kv_heads), stream);
+  params.q_tiles = 1;
+  launch_for_dtype(p, params, shape, stream);
   if (plan.splits == 1) return;
   dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
