@@ -285,10 +285,13 @@ struct Totals {
   int passed = 0, failed = 0, refused = 0;
 };
 
-// full only, on one setting: more sequences than a grid's y or z dimension holds.
-ValidationCase huge_batch() {
+// Shapes run on one setting only: the most splits a decode makes (quick and full), and, in
+// full, more sequences than a grid's y or z dimension holds.
+std::vector<ValidationCase> extreme_shapes(bool full) {
+  std::vector<ValidationCase> out = {{"decode at 20000 tokens", true, {20000, 7}, {1, 1}}};
   const std::vector<int32_t> ones(65536, 1);
-  return {"decode of 65536 one-token sequences", true, ones, ones};
+  if (full) out.push_back({"decode of 65536 one-token sequences", true, ones, ones});
+  return out;
 }
 
 void check_plugin(const LoadedPlugin& plugin, bool full, uint64_t seed, Totals& totals) {
@@ -296,7 +299,7 @@ void check_plugin(const LoadedPlugin& plugin, bool full, uint64_t seed, Totals& 
   std::vector<std::pair<Setting, ValidationCase>> cases;
   for (const Setting& s : settings)
     for (const ValidationCase& c : shapes()) cases.push_back({s, c});
-  if (full) cases.push_back({settings.front(), huge_batch()});
+  for (const ValidationCase& c : extreme_shapes(full)) cases.push_back({settings.front(), c});
   for (const auto& [s, c] : cases) {
     const AttnbProblem problem = problem_for(plugin, s, c);
     const std::string label = plugin.name() + " " + describe(problem, s) + " page " +
