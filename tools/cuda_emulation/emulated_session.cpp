@@ -1,10 +1,9 @@
 #include "emulated_session.hpp"
 
+#include <algorithm>
 #include <attnbench/core/random_tensor.hpp>
 #include <attnbench/core/reference_attention.hpp>
 #include <attnbench/numeric.hpp>
-
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -27,8 +26,8 @@ std::string GuardedBuffer::guard_damage() const {
       return "byte " + std::to_string(static_cast<long>(i) - static_cast<long>(kGuard)) +
              " (before the start) was written";
     if (p[kGuard + bytes_ + i] != kGuardByte)
-      return "byte " + std::to_string(bytes_ + i) + " (past the end of " +
-             std::to_string(bytes_) + ") was written";
+      return "byte " + std::to_string(bytes_ + i) + " (past the end of " + std::to_string(bytes_) +
+             ") was written";
   }
   return "";
 }
@@ -83,7 +82,8 @@ void EmulatedSession::check_memory(const char* call,
   const GuardedBuffer* own[] = {&pool_, &workspace_};
   for (int i = 0; i < 2; ++i) {
     const std::string damage = own[i]->guard_damage();
-    if (!damage.empty()) throw std::runtime_error(std::string(call) + ": " + names[i] + ": " + damage);
+    if (!damage.empty())
+      throw std::runtime_error(std::string(call) + ": " + names[i] + ": " + damage);
   }
   for (const GuardedBuffer* b : inputs) {
     const std::string damage = b->guard_damage();
@@ -94,7 +94,8 @@ void EmulatedSession::check_memory(const char* call,
     for (std::size_t i = 0; i < page_bytes_; ++i)
       if (pool[page * page_bytes_ + i] != 0xff)
         throw std::runtime_error(std::string(call) + ": page " + std::to_string(page) +
-                                 ", owned by no sequence, was written at byte " + std::to_string(i));
+                                 ", owned by no sequence, was written at byte " +
+                                 std::to_string(i));
 }
 
 void EmulatedSession::append(const std::vector<int32_t>& new_tokens, const std::vector<float>& k,
@@ -109,13 +110,16 @@ void EmulatedSession::append(const std::vector<int32_t>& new_tokens, const std::
   v_history_.resize(new_tokens.size());
   for (std::size_t b = 0; b < new_tokens.size(); ++b) {
     table_.lengths[b] += new_tokens[b];
-    while (static_cast<int64_t>(table_.pages[b].size()) < pages_for(table_.lengths[b], table_.page_size)) {
+    while (static_cast<int64_t>(table_.pages[b].size()) <
+           pages_for(table_.lengths[b], table_.page_size)) {
       if (free_pages_.empty()) throw std::runtime_error("append: page pool exhausted");
       table_.pages[b].push_back(free_pages_.back());
       free_pages_.pop_back();
     }
-    k_history_[b].insert(k_history_[b].end(), k.begin() + indptr[b] * row, k.begin() + indptr[b + 1] * row);
-    v_history_[b].insert(v_history_[b].end(), v.begin() + indptr[b] * row, v.begin() + indptr[b + 1] * row);
+    k_history_[b].insert(k_history_[b].end(), k.begin() + indptr[b] * row,
+                         k.begin() + indptr[b + 1] * row);
+    v_history_[b].insert(v_history_[b].end(), v.begin() + indptr[b] * row,
+                         v.begin() + indptr[b + 1] * row);
   }
   const CacheView cache(table_, pool_.data(), page_bytes_, num_pages_);
   const GuardedBuffer k_dev = GuardedBuffer::of(pack_as(k, problem_.dtype));
@@ -131,7 +135,8 @@ void EmulatedSession::append(const std::vector<int32_t>& new_tokens, const std::
   args.workspace = workspace_.data();
   args.workspace_bytes = workspace_.bytes();
   op_->append_kv(args);
-  check_memory("append_kv", {&k_dev, &v_dev, &indptr_dev, &cache.indptr, &cache.indices, &cache.last});
+  check_memory("append_kv",
+               {&k_dev, &v_dev, &indptr_dev, &cache.indptr, &cache.indices, &cache.last});
 }
 
 std::vector<float> EmulatedSession::attend(const std::vector<int32_t>& q_lens,

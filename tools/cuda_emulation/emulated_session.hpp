@@ -10,7 +10,6 @@
 
 #include <attnbench/core/loaded_plugin.hpp>
 #include <attnbench/core/page_table.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <random>

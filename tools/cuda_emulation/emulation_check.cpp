@@ -5,24 +5,21 @@
 //
 //   cuda_emulation_check [quick|full] [--seed N] [--plugins a,b] PLUGIN_DIR
 //
-// The settings come from each plugin's descriptor: fp16 and bf16, head dims 64 and 128,
-// group sizes 1, 2, 3, 4, 8, 20 and 64 (the most one grouped CUDA block serves) where allowed,
-// causal, full and sliding windows (1, 5, 200, past the context) where declared, both int8
-// quantization modes where declared, and each tunable value. Every setting runs a ragged
-// chunked prefill, a prefill beside a sequence with no new tokens, a ragged decode around
-// page boundaries and a long decode that splits the keys, each twice: cp.async landing at issue with threads in order, and landing at the wait
-// with threads in reverse order. quick takes a covering subset (every value of every
-// dimension at least once) and each tunable value once; full takes the whole product, and
-// every combination of tunable values once. Exit status 1 if any case fails, 2 on bad usage,
-// 77 when no plugin selected has a CUDA path.
-#include "emulated_session.hpp"
-
+// The settings come from each plugin's descriptor (README.md lists them): dtypes, head
+// dims, group sizes up to 64, causal, full and sliding-window masks, int8 quantization
+// modes, page sizes, softmax scales, tunables. Every setting runs a ragged chunked prefill,
+// a prefill beside a sequence with no new tokens, a ragged decode around page boundaries and
+// a long decode that splits the keys; one setting also runs the extreme shapes. Each case
+// runs twice: cp.async landing at issue with threads in order, and landing at the wait with
+// threads in reverse order. quick takes a covering subset (every value of every dimension
+// at least once) and each tunable value once; full crosses the dimensions and takes every
+// combination of tunable values once. Exit status 1 if any case fails, 2 on bad usage, 77
+// when no plugin selected has a CUDA path.
+#include <algorithm>
 #include <attnbench/core/random_tensor.hpp>
 #include <attnbench/core/validation.hpp>
 #include <attnbench/numeric.hpp>
 #include <attnbench/problem_checks.hpp>
-
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -33,6 +30,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "emulated_session.hpp"
 
 namespace attnbench::emulation {
 namespace {
@@ -80,7 +79,8 @@ std::string describe(const AttnbProblem& p, const Setting& s) {
   if (s.window > 0) out << " window " << s.window;
   if (s.sm_scale != 0) out << " scale " << s.sm_scale;
   if (p.kv_cache_dtype == ATTNB_DTYPE_INT8)
-    out << (s.quant_mode == ATTNB_KV_QUANT_K_PER_CHANNEL ? " int8 per-channel-K" : " int8 per-token");
+    out << (s.quant_mode == ATTNB_KV_QUANT_K_PER_CHANNEL ? " int8 per-channel-K"
+                                                         : " int8 per-token");
   for (const auto& [name, value] : s.tunables) out << " " << name << "=" << value;
   return out.str();
 }
@@ -139,8 +139,8 @@ Outcome run_case(const LoadedPlugin& plugin, AttnbProblem problem, const Setting
     out.text = text;
     if (!out.passed)
       out.text += ", " + std::to_string(cmp.violations) + " of " + std::to_string(cmp.elements) +
-                  " outside atol " + std::to_string(tol.atol) + " rtol " + std::to_string(tol.rtol) +
-                  "; " + first_violation(got, want, tol, problem);
+                  " outside atol " + std::to_string(tol.atol) + " rtol " +
+                  std::to_string(tol.rtol) + "; " + first_violation(got, want, tol, problem);
   } catch (const PluginError& e) {
     out.refused = e.status == ATTNB_ERR_UNSUPPORTED;
     out.text = e.what();
@@ -163,8 +163,9 @@ struct Dimensions {
             quant_modes.size(), page_sizes.size(), scales.size()};
   }
   Setting at(const std::vector<std::size_t>& i) const {
-    return {dtypes[i[0]],      head_dims[i[1]],  groups[i[2]], masks[i[3]].causal,
-            masks[i[3]].window, quant_modes[i[4]], page_sizes[i[5]], scales[i[6]], {}};
+    return {dtypes[i[0]],       head_dims[i[1]],    groups[i[2]],
+            masks[i[3]].causal, masks[i[3]].window, quant_modes[i[4]],
+            page_sizes[i[5]],   scales[i[6]],       {}};
   }
 };
 
@@ -185,7 +186,8 @@ Dimensions dimensions_of(const AttnbDescriptor& d) {
     for (int32_t w : {1, 5, 200, 1000}) out.masks.push_back({true, w});
   if (window && (d.flags & ATTNB_FLAG_NON_CAUSAL)) out.masks.push_back({false, 40});
   out.quant_modes.push_back(ATTNB_KV_QUANT_PER_TOKEN);
-  if ((d.kv_cache_dtypes & ATTNB_BIT(ATTNB_DTYPE_INT8)) && (d.flags & ATTNB_FLAG_K_PER_CHANNEL_SCALES))
+  if ((d.kv_cache_dtypes & ATTNB_BIT(ATTNB_DTYPE_INT8)) &&
+      (d.flags & ATTNB_FLAG_K_PER_CHANNEL_SCALES))
     out.quant_modes.push_back(ATTNB_KV_QUANT_K_PER_CHANNEL);
   out.page_sizes = {16, 7, 1, 64};
   out.scales = {0.0f, 0.06f};
@@ -315,7 +317,10 @@ void check_plugin(const LoadedPlugin& plugin, bool full, uint64_t seed, Totals& 
         passed &= o.passed;
         all_refused &= o.refused;
         line += std::string(line.empty() ? "" : "; ") + mode.cp_async + "/" + mode.order + ": " +
-                (o.passed ? "ok, " : o.refused ? "refused, " : "FAIL, ") + o.text;
+                (o.passed    ? "ok, "
+                 : o.refused ? "refused, "
+                             : "FAIL, ") +
+                o.text;
       }
       if (all_refused) refused = line;
     }

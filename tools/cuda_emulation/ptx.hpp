@@ -26,7 +26,8 @@ void cp_async_wait_group(int pending);
 void ldmatrix(bool trans, uint32_t address, uint32_t* const* regs, int count);
 template <bool Trans, typename... Regs>
 inline void ldmatrix(uint32_t address, Regs&... regs) {
-  static_assert(sizeof...(Regs) == 1 || sizeof...(Regs) == 2 || sizeof...(Regs) == 4, ".x1/.x2/.x4");
+  static_assert(sizeof...(Regs) == 1 || sizeof...(Regs) == 2 || sizeof...(Regs) == 4,
+                ".x1/.x2/.x4");
   uint32_t* const pointers[] = {&regs...};
   ldmatrix(Trans, address, pointers, static_cast<int>(sizeof...(Regs)));
 }

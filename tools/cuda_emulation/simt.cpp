@@ -50,8 +50,8 @@ struct Launch {
   Block block;
   std::size_t dynamic_bytes = 0;
   std::map<std::string, std::size_t> statics;  // site -> offset from the window's start
-  std::size_t static_bytes = 0;                 // carved from the top of the window
-  std::vector<int> runnable;                    // ring of threads ready to run
+  std::size_t static_bytes = 0;                // carved from the top of the window
+  std::vector<int> runnable;                   // ring of threads ready to run
   std::size_t head = 0, count = 0;
   int exited = 0;
   bool faulted = false;
@@ -303,8 +303,8 @@ uint32_t shared_offset(const void* p, std::size_t bytes, const char* what) {
     if (offset + bytes <= l.dynamic_bytes || offset >= kSharedWindow - l.static_bytes)
       return static_cast<uint32_t>(offset);
   }
-  fault("%s: %zu bytes at %p are not in the block's shared memory (%zu dynamic bytes)", what,
-        bytes, p, l.dynamic_bytes);
+  fault("%s: %zu bytes at %p are not in the block's shared memory (%zu dynamic bytes)", what, bytes,
+        p, l.dynamic_bytes);
 }
 
 unsigned char* shared_at(uint32_t offset, std::size_t bytes, const char* what) {
@@ -312,13 +312,15 @@ unsigned char* shared_at(uint32_t offset, std::size_t bytes, const char* what) {
   if (offset + bytes <= l.dynamic_bytes ||
       (offset >= kSharedWindow - l.static_bytes && offset + bytes <= kSharedWindow))
     return g_shared + offset;
-  fault("%s: shared address %#x (+%zu bytes) is outside the block's shared memory (%zu dynamic "
-        "bytes)",
-        what, offset, bytes, l.dynamic_bytes);
+  fault(
+      "%s: shared address %#x (+%zu bytes) is outside the block's shared memory (%zu dynamic "
+      "bytes)",
+      what, offset, bytes, l.dynamic_bytes);
 }
 
 void check_launch_bounds(long max_threads) {
-  const long threads = static_cast<long>(current_block_dim.x) * current_block_dim.y * current_block_dim.z;
+  const long threads =
+      static_cast<long>(current_block_dim.x) * current_block_dim.y * current_block_dim.z;
   if (threads > max_threads)
     fault("%ld threads per block exceed __launch_bounds__(%ld)", threads, max_threads);
 }
@@ -482,43 +484,39 @@ std::pair<int, int> block_vote(int predicate) {
 }  // namespace simt
 
 unsigned __ballot_sync(unsigned mask, int predicate) {
-  return static_cast<unsigned>(simt::reduce(simt::Collective::kVote, mask, predicate != 0, 0,
-                                            [](uint64_t acc, uint64_t w, int l) {
-                                              return acc | (w ? 1ull << l : 0);
-                                            }));
+  return static_cast<unsigned>(
+      simt::reduce(simt::Collective::kVote, mask, predicate != 0, 0,
+                   [](uint64_t acc, uint64_t w, int l) { return acc | (w ? 1ull << l : 0); }));
 }
 unsigned __reduce_add_sync(unsigned mask, unsigned value) {
-  return static_cast<unsigned>(simt::reduce(simt::Collective::kReduce, mask, value, 0,
-                                            [](uint64_t a, uint64_t w, int) {
-                                              return static_cast<unsigned>(a + w);
-                                            }));
+  return static_cast<unsigned>(
+      simt::reduce(simt::Collective::kReduce, mask, value, 0,
+                   [](uint64_t a, uint64_t w, int) { return static_cast<unsigned>(a + w); }));
 }
 unsigned __reduce_min_sync(unsigned mask, unsigned value) {
-  return static_cast<unsigned>(simt::reduce(simt::Collective::kReduce, mask, value, ~0u,
-                                            [](uint64_t a, uint64_t w, int) {
-                                              return std::min(a, w);
-                                            }));
+  return static_cast<unsigned>(
+      simt::reduce(simt::Collective::kReduce, mask, value, ~0u,
+                   [](uint64_t a, uint64_t w, int) { return std::min(a, w); }));
 }
 unsigned __reduce_max_sync(unsigned mask, unsigned value) {
-  return static_cast<unsigned>(simt::reduce(simt::Collective::kReduce, mask, value, 0,
-                                            [](uint64_t a, uint64_t w, int) {
-                                              return std::max(a, w);
-                                            }));
+  return static_cast<unsigned>(
+      simt::reduce(simt::Collective::kReduce, mask, value, 0,
+                   [](uint64_t a, uint64_t w, int) { return std::max(a, w); }));
 }
 int __reduce_min_sync(unsigned mask, int value) {
   return static_cast<int>(simt::reduce(
       simt::Collective::kReduce, mask, static_cast<uint32_t>(value), 0x7fffffff,
       [](uint64_t a, uint64_t w, int) {
-        return static_cast<uint64_t>(static_cast<uint32_t>(
-            std::min(static_cast<int32_t>(a), static_cast<int32_t>(w))));
+        return static_cast<uint64_t>(
+            static_cast<uint32_t>(std::min(static_cast<int32_t>(a), static_cast<int32_t>(w))));
       }));
 }
 int __reduce_max_sync(unsigned mask, int value) {
   return static_cast<int>(simt::reduce(
       simt::Collective::kReduce, mask, static_cast<uint32_t>(value), 0x80000000u,
       [](uint64_t a, uint64_t w, int) {
-        return static_cast<uint64_t>(static_cast<uint32_t>(
-            std::max(static_cast<int32_t>(a), static_cast<int32_t>(w))));
+        return static_cast<uint64_t>(
+            static_cast<uint32_t>(std::max(static_cast<int32_t>(a), static_cast<int32_t>(w))));
       }));
 }
 int __syncthreads_count(int predicate) { return simt::block_vote(predicate).first; }
@@ -541,8 +539,7 @@ void land(const Copy& c) {
 
 uint16_t element_at(uint64_t row_address, int index) {
   uint16_t v;
-  std::memcpy(&v, shared_at(static_cast<uint32_t>(row_address), 16, "ldmatrix row") + 2 * index,
-              2);
+  std::memcpy(&v, shared_at(static_cast<uint32_t>(row_address), 16, "ldmatrix row") + 2 * index, 2);
   return v;
 }
 
@@ -599,8 +596,8 @@ void ldmatrix(bool trans, uint32_t address, uint32_t* const* regs, int count) {
             static_cast<unsigned long long>(rows[lane][0]));
   const int g = simt::lane() / 4, t = simt::lane() % 4;
   for (int i = 0; i < count; ++i) {
-    const uint16_t lo = trans ? element_at(rows[8 * i + 2 * t][0], g)
-                              : element_at(rows[8 * i + g][0], 2 * t);
+    const uint16_t lo =
+        trans ? element_at(rows[8 * i + 2 * t][0], g) : element_at(rows[8 * i + g][0], 2 * t);
     const uint16_t hi = trans ? element_at(rows[8 * i + 2 * t + 1][0], g)
                               : element_at(rows[8 * i + g][0], 2 * t + 1);
     *regs[i] = lo | static_cast<uint32_t>(hi) << 16;

@@ -73,8 +73,8 @@ struct Thread {
   int linear;
   void* sp = nullptr;  // its context while switched out (see simt.cpp)
   bool done = false;
-  std::vector<Copy> open_copies;                // issued, not yet committed
-  std::vector<std::vector<Copy>> copy_groups;   // committed, oldest first
+  std::vector<Copy> open_copies;               // issued, not yet committed
+  std::vector<std::vector<Copy>> copy_groups;  // committed, oldest first
 };
 
 enum class Collective : uint8_t { kShuffle = 1, kVote, kSyncwarp, kReduce, kLdmatrix, kMma };

@@ -8,7 +8,8 @@ rewritten; every other file is copied as it is, so relative #includes still reso
 is only written when its content changes (the build then recompiles only what changed).
 
 What a host compiler cannot take, and what it becomes:
-  kernel<<<grid, block, shared, stream>>>(args)  simt::launch("kernel", kernel, simt::Config(...), args)
+  kernel<<<grid, block, shared, stream>>>(args)  simt::launch("file:line kernel", kernel,
+                                                              simt::Config(grid, ...), args)
   extern __shared__ T name[];                    T* name = simt::dynamic_shared<T>(align);
   __shared__ T a[N], b[M];                       per-block storage in the shared window
   asm volatile("ptx" : outputs : inputs);        calls into ptx.hpp, per instruction
@@ -252,7 +253,8 @@ def launch_at(text, mask, m, path):
     close = matching(mask, open_paren, '(', ')')
     args = text[open_paren + 1:close].strip()
     name = f"{os.path.basename(path)}:{line_of(text, start)} {re.sub(r'<.*', '', callee)}"
-    call = f'simt::launch("{name}", {callee}, simt::Config({config})' + (f', {args})' if args else ')')
+    call = f'simt::launch("{name}", {callee}, simt::Config({config})'
+    call += f', {args})' if args else ')'
     return i, close + 1, call
 
 
@@ -261,10 +263,11 @@ def launch_at(text, mask, m, path):
 def launch_bounds(text, mask, m):
     close = matching(mask, m.end() - 1, '(', ')')
     bound = split_top(text[m.end():close], mask[m.end():close], ',')[0].strip()
-    params = mask.index('(', close + 1)
-    body = mask.index('{', matching(mask, params, '(', ')'))
-    return None if body < 0 else (m.start(), body + 1,
-                                  text[close + 1:body + 1] + f' simt::check_launch_bounds({bound});')
+    params_end = matching(mask, mask.index('(', close + 1), '(', ')')
+    body = re.compile(r'[{;]').search(mask, params_end).start()
+    # A kernel's definition gets the check; a declaration (ending in ';') just loses the bounds.
+    check = f' simt::check_launch_bounds({bound});' if mask[body] == '{' else ''
+    return m.start(), body + 1, text[close + 1:body + 1] + check
 
 
 def pointer_cast(text, mask, m):

@@ -85,7 +85,8 @@ __global__ void block_work(const int* in, int* out, int* votes) {
   const int count = __syncthreads_count(t % 4 == 0);
   const int all = __syncthreads_and(t < n);
   const int any = __syncthreads_or(t == 77);
-  if (t == 0) votes[blockIdx.x * 3] = count, votes[blockIdx.x * 3 + 1] = all, votes[blockIdx.x * 3 + 2] = any;
+  if (t == 0)
+    votes[blockIdx.x * 3] = count, votes[blockIdx.x * 3 + 1] = all, votes[blockIdx.x * 3 + 2] = any;
 }
 
 void check_block_work() {
@@ -114,8 +115,9 @@ __global__ void copies(const float* src, float* before, float* after, int src_by
   extern __shared__ __align__(16) float tile[];
   const int t = threadIdx.x;
   tile[4 * t] = -1.0f;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(tile + 4 * t)),
-               "l"(src + 4 * t), "r"(src_bytes));
+  asm volatile(
+      "cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(tile + 4 * t)),
+      "l"(src + 4 * t), "r"(src_bytes));
   asm volatile("cp.async.commit_group;\n" ::);
   before[t] = tile[4 * t];
   asm volatile("cp.async.wait_group 0;\n" ::);
@@ -265,8 +267,9 @@ __global__ void past_shared(int* out) {
 __global__ void __launch_bounds__(32) bounded(int* out) { out[threadIdx.x] = 0; }
 __global__ void copy_never_waited(const float* src) {
   extern __shared__ __align__(16) float tile[];
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared_address(tile + 4 * threadIdx.x)),
-               "l"(src + 4 * threadIdx.x));
+  asm volatile(
+      "cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared_address(tile + 4 * threadIdx.x)),
+      "l"(src + 4 * threadIdx.x));
   asm volatile("cp.async.commit_group;\n" ::);
 }
 __global__ void big_shared(int* out) {
@@ -298,7 +301,8 @@ void check_faults() {
 void check_shared_opt_in() {
   std::vector<int> out(32);
   big_shared<<<1, 32, 64 * 1024>>>(out.data());
-  expect(cudaGetLastError() == cudaErrorInvalidValue, "64 KiB of shared memory without the opt-in is refused");
+  expect(cudaGetLastError() == cudaErrorInvalidValue,
+         "64 KiB of shared memory without the opt-in is refused");
   expect(cudaFuncSetAttribute(big_shared, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024) ==
              cudaSuccess,
          "the opt-in to 64 KiB is accepted");
