@@ -33,6 +33,12 @@ __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool v
                "l"(gmem), "r"(valid ? 16 : 0)
                : "memory");
 }
+// The same for 4 bytes (cached in L1 too: cp.async.cg takes only 16), e.g. one scale.
+__device__ __forceinline__ void cp_async_4(void* smem, const void* gmem, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_address(smem)),
+               "l"(gmem), "r"(valid ? 4 : 0)
+               : "memory");
+}
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }

@@ -51,7 +51,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   if (num_tiles > 0) load_kv_tile_async<T, D, TKV, kThreads>(p, sRows, sK, sV);
   ptx::cp_async_commit();
 
-  const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+  const int warp = threadIdx.x / 32;
   RowBounds<1> bounds;  // every row (query head) sees the split's keys
   bounds.lo[0][0] = bounds.lo[0][1] = begin;
   bounds.hi[0][0] = bounds.hi[0][1] = end;
@@ -70,57 +70,10 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   ptx::cp_async_wait<0>();
   __syncthreads();
 
-  // Merge the warps' states through shared memory (the K/V stages are free now): warp w's
-  // rows carry weight exp2(max_w - max) / total, total = sum_w sum_w exp2(max_w - max).
-  float* sO = reinterpret_cast<float*>(sK);  // [kWarps][16][D] unnormalized outputs
-  float* sMax = sO + kWarps * kRows * D;     // [kWarps][16]
-  float* sSum = sMax + kWarps * kRows;       // [kWarps][16]
-  float* sWeight = sSum + kWarps * kRows;    // [kWarps][16]
-  float* sLse = sWeight + kWarps * kRows;    // [16]
-  const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int r = warp * kRows + half * 8 + g;
-    const float sum = st.row_sum(0, half);
-    if (t == 0) {
-      sMax[r] = st.max[0][half];
-      sSum[r] = sum;
-    }
-#pragma unroll
-    for (int j = 0; j < D / 8; ++j) {
-      sO[r * D + j * 8 + 2 * t] = st.o[0][j][2 * half];
-      sO[r * D + j * 8 + 2 * t + 1] = st.o[0][j][2 * half + 1];
-    }
-  }
-  __syncthreads();
-  if (threadIdx.x < kRows) {
-    const int r = threadIdx.x;
-    float top = kNegInf;
-    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, sMax[w * kRows + r]);
-    float total = 0.0f;
-    for (int w = 0; w < kWarps; ++w) {
-      const float weight = top == kNegInf ? 0.0f : exp2f(sMax[w * kRows + r] - top);
-      sWeight[w * kRows + r] = weight;
-      total += weight * sSum[w * kRows + r];
-    }
-    for (int w = 0; w < kWarps; ++w)
-      sWeight[w * kRows + r] = total > 0 ? sWeight[w * kRows + r] / total : 0.0f;
-    sLse[r] =
-        total > 0 ? top + log2f(total) : kNegInf;  // an empty split: -inf, weight 0 in the merge
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < heads * D; i += kThreads) {
-    const int r = i / D, e = i % D;
-    float out = 0.0f;
-    for (int w = 0; w < kWarps; ++w) out += sWeight[w * kRows + r] * sO[(w * kRows + r) * D + e];
-    const std::size_t row = static_cast<std::size_t>(b) * p.num_q_heads + head0 + r;
-    if (p.num_splits == 1) {
-      static_cast<T*>(p.o)[row * D + e] = plain_kv::from_float<T>(out);
-    } else {
-      p.part_o[(row * p.num_splits + split) * D + e] = out;
-      if (e == 0) p.part_lse[row * p.num_splits + split] = sLse[r];
-    }
-  }
+  // The K/V stages are free now: the warps' merge uses them as scratch.
+  store_decode_rows<T, D, kWarps>(st, reinterpret_cast<float*>(sK), heads,
+                                  static_cast<std::size_t>(b) * p.num_q_heads + head0,
+                                  static_cast<T*>(p.o), p.part_o, p.part_lse, p.num_splits, split);
 }
 
 // Combines each query head's split partials: split s holds the share exp2(lse_s - lse) of
@@ -147,10 +100,8 @@ void launch_decode(const AttendParams& params, int32_t num_kv_heads, cudaStream_
   constexpr int kThreads = TKV / 16 * 32;
   constexpr std::size_t kSmem = static_cast<std::size_t>(kHeadsPerBlock + 4 * TKV) * D * sizeof(T) +
                                 2 * TKV * sizeof(int64_t);
-  // The warps' merge reuses the K/V stages: kWarps * 16 * D floats and 3 * kWarps * 16 + 16.
-  static_assert(
-      (TKV / 16) * kHeadsPerBlock * (D + 3) + kHeadsPerBlock <= 4 * TKV * D * sizeof(T) / 4,
-      "merge scratch fits in the K/V stages");
+  static_assert(flash::decode_merge_floats(D, TKV / 16) <= 4 * TKV * D * sizeof(T) / 4,
+                "merge scratch fits in the K/V stages");
   const auto kernel = flash_decode_kernel<T, D, TKV>;
   static const bool configured = (allow_shared_memory(kernel, kSmem), true);
   (void)configured;

@@ -2,7 +2,7 @@
 // Host code shared by the CPU and CUDA paths, so both tile and split the same way.
 #pragma once
 
-#include "../common/plain_kv_layout.hpp"  // ATTNB_HD: split_range runs in kernels too
+#include "../common/split_kv.hpp"
 
 #include <attnbench/abi.h>
 
@@ -35,18 +35,7 @@ void set_tunable(Tunables& t, const char* name, int64_t value);
 int32_t plan_num_splits(int32_t requested, int64_t longest_visible, int64_t blocks_per_split,
                         int32_t sm_count, int32_t tile_kv);
 
-// Keys [begin, end) of split `s` of `splits` over a sequence's visible keys [lo, hi): equal
-// shares, rounded up to whole tiles so splits start on a tile boundary of their range.
-struct KeyRange {
-  int64_t begin, end;
-};
-ATTNB_HD KeyRange split_range(int64_t lo, int64_t hi, int32_t s, int32_t splits, int32_t tile_kv) {
-  const int64_t n = hi - lo;
-  const int64_t tiles = (n + tile_kv - 1) / tile_kv;
-  const int64_t share = (tiles + splits - 1) / splits * tile_kv;
-  const int64_t begin = lo + s * share;
-  const int64_t end = begin + share < hi ? begin + share : hi;
-  return {begin < hi ? begin : hi, end};
-}
+using plain_kv::KeyRange;
+using plain_kv::split_range;
 
 }  // namespace attnbench::fused

@@ -341,8 +341,9 @@ int64_t split_slots(const AttnbProblem& p) { return std::max<int64_t>(p.max_batc
 
 int32_t group_tile(int32_t group) { return group >= 4 ? 4 : group >= 2 ? 2 : 1; }
 
-// Splits for a decode: enough blocks for two waves over the SMs, no split shorter than
-// kMinKeysPerSplit keys, within the workspace.
+// Splits for a decode: enough blocks for about four per SM (a few are resident at once, and
+// the last wave is then short), no split shorter than kMinKeysPerSplit keys, within the
+// workspace. `chunks` is the blocks per KV head and query token along the group.
 int32_t choose_splits(const AttnbProblem& p, const AttnbPagedKv& cache, int32_t tokens,
                       int32_t chunks, int32_t requested, int32_t sm_count) {
   const int64_t capacity = std::min<int64_t>(kMaxSplits, split_slots(p) / tokens);
@@ -352,7 +353,7 @@ int32_t choose_splits(const AttnbProblem& p, const AttnbPagedKv& cache, int32_t 
     longest = std::max(longest, sequence_length(cache.page_indptr_host, cache.last_page_len_host, p.page_size, b));
   if (p.window > 0) longest = std::min<int64_t>(longest, p.window);
   const int64_t blocks = static_cast<int64_t>(tokens) * p.num_kv_heads * chunks;
-  const int64_t wanted = (2 * std::max(sm_count, 1) + blocks - 1) / blocks;
+  const int64_t wanted = (4 * std::max(sm_count, 1) + blocks - 1) / blocks;
   const int64_t by_length = (longest + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
   return static_cast<int32_t>(std::max<int64_t>(1, std::min({wanted, by_length, capacity})));
 }
@@ -360,22 +361,14 @@ int32_t choose_splits(const AttnbProblem& p, const AttnbPagedKv& cache, int32_t 
 template <typename T, int D, int GT>
 void launch_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
                    const int32_t* q_indptr, int32_t tokens, int32_t chunks, int32_t splits,
-                   cudaStream_t stream) {
+                   float* part_o, float* part_lse, cudaStream_t stream) {
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(D));
-  // Split partials live in the workspace; one split writes the output directly.
-  float* part_o = splits > 1 ? static_cast<float*>(a.workspace) : nullptr;
-  float* part_lse = splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * D : nullptr;
   const dim3 grid(tokens, p.num_kv_heads * chunks, splits);
   auto kernel = layout.k_per_channel ? attend_kernel<T, D, GT, true> : attend_kernel<T, D, GT, false>;
   kernel<<<grid, kThreads, 0, stream>>>(*a.cache, layout, static_cast<const T*>(a.q), static_cast<T*>(a.o),
                                         q_indptr, part_o, part_lse, p.num_q_heads, p.causal, p.window,
                                         sm_scale * kLog2e, chunks);
   check_launch("int8_kv attention kernel");
-  if (splits > 1) {
-    merge_splits_kernel<T><<<tokens * p.num_q_heads, D, 0, stream>>>(part_o, part_lse, static_cast<T*>(a.o),
-                                                                       splits, D);
-    check_launch("int8_kv split merge kernel");
-  }
 }
 
 }  // namespace
@@ -421,23 +414,41 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   if (tokens > p.max_q_tokens) throw Error(ATTNB_ERR_INVALID_ARGUMENT, "more query tokens than max_q_tokens");
   const int32_t group = p.num_q_heads / p.num_kv_heads, tile = group_tile(group);
   const int32_t chunks = (group + tile - 1) / tile;
-  const int32_t splits = decode ? choose_splits(p, cache, tokens, chunks, kv_splits, sm_count) : 1;
+  const bool tensor_cores = decode && !layout.k_per_channel;  // see int8_flash_decode.cu
+  const int32_t block_chunks = tensor_cores ? (group + 15) / 16 : chunks;
+  const int32_t splits = decode ? choose_splits(p, cache, tokens, block_chunks, kv_splits, sm_count) : 1;
   if (splits > 1 && a.workspace_bytes < cuda_workspace_bytes(p))
     throw Error(ATTNB_ERR_OUT_OF_MEMORY, "workspace smaller than workspace_bytes()");
   const int32_t* q_indptr = a.q_indptr_host ? a.q_indptr : nullptr;
   auto stream = static_cast<cudaStream_t>(a.stream);
-  dispatch_half_types(p.dtype, [&](auto* type_tag) {
-    using T = std::remove_pointer_t<decltype(type_tag)>;
-    auto by_tile = [&](auto head_dim) {
-      constexpr int D = decltype(head_dim)::value;
-      if (tile == 4) launch_attend<T, D, 4>(p, layout, a, q_indptr, tokens, chunks, splits, stream);
-      else if (tile == 2) launch_attend<T, D, 2>(p, layout, a, q_indptr, tokens, chunks, splits, stream);
-      else launch_attend<T, D, 1>(p, layout, a, q_indptr, tokens, chunks, splits, stream);
-    };
-    if (p.head_dim == 128) by_tile(std::integral_constant<int, 128>{});
-    else if (p.head_dim == 64) by_tile(std::integral_constant<int, 64>{});
-    else throw Unsupported("head_dim " + std::to_string(p.head_dim) + " has no CUDA kernel");
-  });
+  // Split partials live in the workspace; one split writes the output directly.
+  float* part_o = splits > 1 ? static_cast<float*>(a.workspace) : nullptr;
+  float* part_lse =
+      splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * p.head_dim : nullptr;
+  if (tensor_cores) {
+    cuda_flash_decode(p, layout, a, splits, part_o, part_lse);
+  } else {
+    dispatch_half_types(p.dtype, [&](auto* type_tag) {
+      using T = std::remove_pointer_t<decltype(type_tag)>;
+      auto by_tile = [&](auto head_dim) {
+        constexpr int D = decltype(head_dim)::value;
+        if (tile == 4) launch_attend<T, D, 4>(p, layout, a, q_indptr, tokens, chunks, splits, part_o, part_lse, stream);
+        else if (tile == 2) launch_attend<T, D, 2>(p, layout, a, q_indptr, tokens, chunks, splits, part_o, part_lse, stream);
+        else launch_attend<T, D, 1>(p, layout, a, q_indptr, tokens, chunks, splits, part_o, part_lse, stream);
+      };
+      if (p.head_dim == 128) by_tile(std::integral_constant<int, 128>{});
+      else if (p.head_dim == 64) by_tile(std::integral_constant<int, 64>{});
+      else throw Unsupported("head_dim " + std::to_string(p.head_dim) + " has no CUDA kernel");
+    });
+  }
+  if (splits > 1) {
+    dispatch_half_types(p.dtype, [&](auto* type_tag) {
+      using T = std::remove_pointer_t<decltype(type_tag)>;
+      merge_splits_kernel<T><<<tokens * p.num_q_heads, p.head_dim, 0, stream>>>(
+          part_o, part_lse, static_cast<T*>(a.o), splits, p.head_dim);
+    });
+    check_launch("int8_kv split merge kernel");
+  }
 }
 
 }  // namespace attnbench::int8_kv

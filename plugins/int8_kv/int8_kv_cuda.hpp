@@ -1,7 +1,9 @@
-// The CUDA path of int8_kv: an append kernel that quantizes new tokens into the pages, and one
-// attention kernel for prefill and decode that streams the int8 rows with 16-byte loads,
-// dequantizes them in registers and splits long contexts across blocks (merged by their
-// log-sum-exp), so that a decode with few sequences and KV heads still fills the GPU.
+// The CUDA path of int8_kv: an append kernel that quantizes new tokens into the pages; a
+// decode kernel on the tensor cores (int8_flash_decode.cu) for per-token scales; and an
+// attention kernel on the CUDA cores for prefill and for per-channel K, which streams the
+// int8 rows with 16-byte loads and dequantizes them in registers. Decode splits long
+// contexts across blocks (merged by their log-sum-exp), so that a decode with few sequences
+// and KV heads still fills the GPU.
 #pragma once
 
 #include "int8_kv_format.hpp"
@@ -16,7 +18,7 @@ namespace attnbench::int8_kv {
 // Query heads of one group that one block serves together (each reads its KV head once).
 constexpr int32_t kMaxGroupTile = 4;
 // Upper bound on the key splits of one decode call.
-constexpr int32_t kMaxSplits = 32;
+constexpr int32_t kMaxSplits = 64;
 
 // Partial results of split decode: per (query, head, split) an fp32 output row and its lse.
 std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
@@ -25,5 +27,12 @@ void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbA
 // kv_splits 0 chooses the split count from the batch, heads and SM count; prefill uses 1.
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
                  bool decode, int32_t kv_splits, int32_t sm_count);
+
+// The tensor-core decode (per-token scales only): writes o directly when splits == 1, else
+// each split's normalized partial rows and log2-sum-exp2 into part_o / part_lse
+// ([query][head][split][D] and [query][head][split]) for the merge.
+void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
+                       const AttnbAttendArgs& args, int32_t splits, float* part_o,
+                       float* part_lse);
 
 }  // namespace attnbench::int8_kv

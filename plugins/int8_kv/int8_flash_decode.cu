@@ -1,0 +1,251 @@
+// Decode over the int8 cache on the tensor cores. Each block streams int8 K/V tiles into
+// shared memory with cp.async (half the bytes of an fp16 cache), each warp dequantizes its
+// 16 keys of the tile there into an fp16/bf16 tile (q * scale, in registers, never in
+// global memory) and runs the fused plugin's online-softmax step on it: one mma.sync tile
+// holds up to 16 query heads of a group, so the group reads its KV head once. The int8
+// dequantization costs a few instructions per element, which the tensor cores leave free;
+// done on the CUDA cores with one FMA per element and head (attend_kernel), the same work
+// was bound by arithmetic at a third of the memory bandwidth.
+#include "int8_kv_cuda.hpp"
+
+#include "../common/flash_warp_tile.cuh"
+#include "../common/split_kv.hpp"
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+
+namespace attnbench::int8_kv {
+
+namespace {
+
+using namespace flash;
+using plain_kv::sequence_length;
+
+constexpr int kRows = 16;  // query heads per block: the rows of one m16 MMA tile
+
+struct DecodeParams {
+  AttnbPagedKv cache;
+  Layout layout;
+  const void* q;  // [batch][num_q_heads][D]
+  void* o;
+  float* part_o;  // split partials, as in attend_kernel
+  float* part_lse;
+  int32_t num_q_heads, group, window, splits, head_chunks;
+  float scale_log2;
+};
+
+// Shared memory of one block, in bytes from its start.
+template <typename T, int D, int TKV>
+struct SharedLayout {
+  static constexpr std::size_t q = 0;                                  // T [16][D], swizzled
+  static constexpr std::size_t k = q + kRows * D * sizeof(T);          // T [TKV][D] dequantized
+  static constexpr std::size_t v = k + TKV * D * sizeof(T);            // T [TKV][D]
+  static constexpr std::size_t k8 = v + TKV * D * sizeof(T);           // int8 [2][TKV][D]
+  static constexpr std::size_t v8 = k8 + 2 * TKV * D;                  // int8 [2][TKV][D]
+  static constexpr std::size_t scales = v8 + 2 * TKV * D;              // float [2][2][TKV]
+  static constexpr std::size_t rows = scales + 4 * TKV * sizeof(float);  // int64 [2][TKV][2]
+  static constexpr std::size_t bytes = rows + 4 * TKV * sizeof(int64_t);
+  // The warps' final merge reuses everything from k on.
+  static_assert(decode_merge_floats(D, TKV / 16) * sizeof(float) <= rows - k, "merge scratch fits");
+};
+
+// The byte offsets (from cache.pages) of the int8 K row and the K scale of every key of a
+// tile, or -1 outside [valid_begin, valid_end); V's are a fixed distance further.
+template <int TKV>
+__device__ __forceinline__ void plan_tile(const DecodeParams& p, int32_t b, int32_t kvh,
+                                          int32_t key0, int32_t valid_begin, int32_t valid_end,
+                                          int64_t* planned) {
+  for (int r = threadIdx.x; r < TKV; r += blockDim.x) {
+    const int32_t key = key0 + r;
+    int64_t row = -1, scale = -1;
+    if (key >= valid_begin && key < valid_end) {
+      const int32_t ps = p.layout.page_size, slot = key % ps;
+      const int64_t page = static_cast<int64_t>(
+                               p.cache.page_indices[p.cache.page_indptr[b] + key / ps]) *
+                           static_cast<int64_t>(p.layout.page_bytes);
+      row = page + static_cast<int64_t>(p.layout.values_offset(kvh, slot, false));
+      scale = page + static_cast<int64_t>(p.layout.scale_offset(kvh, slot, false));
+    }
+    planned[2 * r] = row;
+    planned[2 * r + 1] = scale;
+  }
+}
+
+// Starts the cp.async copies of a planned tile: int8 rows 16 bytes a copy, scales 4 bytes.
+// Keys planned -1 are zero-filled (scale 0): they dequantize to zeros, as masked keys must.
+template <int D, int TKV, int THREADS>
+__device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int64_t* planned,
+                                                int8_t* k8, int8_t* v8, float* scales) {
+  constexpr int kChunks = D / 16;
+  static_assert((TKV * kChunks) % THREADS == 0 && 2 * TKV <= THREADS, "even copies");
+  const char* pages = static_cast<const char*>(p.cache.pages);
+  const std::size_t v_rows = p.layout.plane();  // V values sit one plane after K's
+  const std::size_t v_scales = static_cast<std::size_t>(p.layout.num_kv_heads) *
+                               p.layout.page_size * sizeof(float);
+#pragma unroll
+  for (int k = 0; k < TKV * kChunks / THREADS; ++k) {
+    const int i = k * THREADS + threadIdx.x, row = i / kChunks, chunk = i % kChunks;
+    const int64_t at = planned[2 * row];
+    const char* src = pages + (at >= 0 ? at + chunk * 16 : 0);
+    ptx::cp_async_16(k8 + row * D + chunk * 16, src, at >= 0);
+    ptx::cp_async_16(v8 + row * D + chunk * 16, at >= 0 ? src + v_rows : pages, at >= 0);
+  }
+  if (threadIdx.x < 2 * TKV) {
+    const int key = threadIdx.x % TKV, is_v = threadIdx.x / TKV;
+    const int64_t at = planned[2 * key + 1];
+    ptx::cp_async_4(scales + is_v * TKV + key, pages + (at >= 0 ? at + is_v * v_scales : 0),
+                    at >= 0);
+  }
+}
+
+// Warp-private: rows [row0, row0 + 16) of an int8 tile (with one scale per row) into the
+// same rows of a swizzled T tile, 8 elements a lane at a time, so 8 lanes fill one row's
+// 8 consecutive 16-byte chunks (no bank conflicts) from 64 consecutive int8 bytes.
+template <typename T, int D>
+__device__ __forceinline__ void dequantize_rows(const int8_t* src, const float* scales, T* dst,
+                                                int row0) {
+  constexpr int kChunks = D / 8;  // 16-byte chunks of a T row
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int k = 0; k < 16 * kChunks / 32; ++k) {
+    const int i = k * 32 + lane, row = row0 + i / kChunks, chunk = i % kChunks;
+    const uint2 raw = *reinterpret_cast<const uint2*>(src + row * D + chunk * 8);
+    const float scale = scales[row];
+    float x[8];
+    int8x4_to_float(raw.x, x);
+    int8x4_to_float(raw.y, x + 4);
+    uint4 packed;
+    packed.x = ptx::pack2<T>(x[0] * scale, x[1] * scale);
+    packed.y = ptx::pack2<T>(x[2] * scale, x[3] * scale);
+    packed.z = ptx::pack2<T>(x[4] * scale, x[5] * scale);
+    packed.w = ptx::pack2<T>(x[6] * scale, x[7] * scale);
+    *reinterpret_cast<uint4*>(dst + swizzled<D>(row, chunk)) = packed;
+  }
+}
+
+// One block per (split, chunk of up to 16 query heads of a group, KV head, sequence), TKV /
+// 16 warps that take 16 keys each of every tile; tiles double-buffered as in the fused
+// plugin's decode, whose structure this follows.
+template <typename T, int D, int TKV>
+__global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(DecodeParams p) {
+  constexpr int kWarps = TKV / 16, kThreads = kWarps * 32;
+  using Smem = SharedLayout<T, D, TKV>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* sQ = reinterpret_cast<T*>(smem + Smem::q);
+  T* sK = reinterpret_cast<T*>(smem + Smem::k);
+  T* sV = reinterpret_cast<T*>(smem + Smem::v);
+  int8_t* sK8 = reinterpret_cast<int8_t*>(smem + Smem::k8);
+  int8_t* sV8 = reinterpret_cast<int8_t*>(smem + Smem::v8);
+  float* sScales = reinterpret_cast<float*>(smem + Smem::scales);
+  int64_t* sPlan = reinterpret_cast<int64_t*>(smem + Smem::rows);
+
+  const int32_t split = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
+  const int32_t kvh = blockIdx.y, b = blockIdx.z;
+  const int32_t head0 = kvh * p.group + chunk * kRows, heads = min(kRows, p.group - chunk * kRows);
+  const auto kv_len = static_cast<int32_t>(
+      sequence_length(p.cache.page_indptr, p.cache.last_page_len, p.layout.page_size, b));
+  const plain_kv::KeyRange range = plain_kv::split_range(
+      plain_kv::first_visible(kv_len - 1, p.window), kv_len, split, p.splits, TKV);
+  const auto begin = static_cast<int32_t>(range.begin), end = static_cast<int32_t>(range.end);
+  const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
+
+  const T* q = static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
+  const auto plan = [&](int32_t i) {
+    plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i & 1) * 2 * TKV);
+  };
+  const auto load = [&](int32_t i) {
+    const int s = i & 1;
+    load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
+                                      sScales + s * 2 * TKV);
+  };
+  plan(0);
+  plan(1);
+  __syncthreads();
+  load_rows_async<T, D, kRows, kThreads>(
+      sQ, q, [&](int r) -> const T* { return r < heads ? q + r * D : nullptr; });
+  if (num_tiles > 0) load(0);
+  ptx::cp_async_commit();
+
+  const int warp = threadIdx.x / 32;
+  RowBounds<1> bounds;  // every row (query head) sees the split's keys
+  bounds.lo[0][0] = bounds.lo[0][1] = begin;
+  bounds.hi[0][0] = bounds.hi[0][1] = end;
+  WarpState<D, 1> st;
+  st.init();
+  for (int32_t i = 0; i < num_tiles; ++i) {
+    const int s = i & 1;
+    // Tile i + 1's copies fly while this one is dequantized and attended.
+    if (i + 1 < num_tiles) {
+      load(i + 1);
+      ptx::cp_async_commit();
+      ptx::cp_async_wait<1>();
+    } else {
+      ptx::cp_async_wait<0>();
+    }
+    __syncthreads();
+    if (i + 2 < num_tiles) plan(i + 2);  // its plan slot's last reader was load(i) above
+    const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
+    if (key0 < end) {
+      const float* scales = sScales + s * 2 * TKV;
+      dequantize_rows<T, D>(sK8 + s * TKV * D, scales, sK, warp * 16);
+      dequantize_rows<T, D>(sV8 + s * TKV * D, scales + TKV, sV, warp * 16);
+      __syncwarp();
+      warp_attend_tile<T, D, 1, 16>(sQ, 0, sK, sV, warp * 16, key0, key0 + 16 > end, bounds,
+                                    p.scale_log2, st);
+    }
+    __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
+  }
+  ptx::cp_async_wait<0>();
+  __syncthreads();
+  store_decode_rows<T, D, kWarps>(st, reinterpret_cast<float*>(sK), heads,
+                                  static_cast<std::size_t>(b) * p.num_q_heads + head0,
+                                  static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
+}
+
+template <typename T, int D>
+void launch(const DecodeParams& params, cudaStream_t stream) {
+  constexpr int kTileKv = 64;
+  constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv>::bytes;
+  const auto kernel = int8_flash_decode_kernel<T, D, kTileKv>;
+  static const cudaError_t configured =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem));
+  if (configured != cudaSuccess)
+    throw Error(ATTNB_ERR_DEVICE, std::string("cannot give the int8 decode kernel ") +
+                                      std::to_string(kSmem) + " bytes of shared memory: " +
+                                      cudaGetErrorString(configured));
+  const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
+  kernel<<<grid, kTileKv / 16 * 32, kSmem, stream>>>(params);
+  plain_kv::check_launch("int8_kv tensor-core decode kernel");
+}
+
+}  // namespace
+
+void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
+                       int32_t splits, float* part_o, float* part_lse) {
+  const AttnbPagedKv& cache = *a.cache;
+  if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
+  DecodeParams params{};
+  params.cache = cache;
+  params.layout = layout;
+  params.q = a.q;
+  params.o = a.o;
+  params.part_o = part_o;
+  params.part_lse = part_lse;
+  params.num_q_heads = p.num_q_heads;
+  params.group = p.num_q_heads / p.num_kv_heads;
+  params.window = p.window;
+  params.splits = splits;
+  params.head_chunks = (params.group + kRows - 1) / kRows;
+  const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  params.scale_log2 = sm_scale * 1.4426950408889634f;
+  const auto stream = static_cast<cudaStream_t>(a.stream);
+  plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
+    using T = std::remove_pointer_t<decltype(type_tag)>;
+    if (p.head_dim == 128) launch<T, 128>(params, stream);
+    else if (p.head_dim == 64) launch<T, 64>(params, stream);
+    else throw Unsupported("head_dim " + std::to_string(p.head_dim) + " has no CUDA kernel");
+  });
+}
+
+}  // namespace attnbench::int8_kv
