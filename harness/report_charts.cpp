@@ -116,7 +116,7 @@ std::string write_chart(const fs::path& dir, const Heatmap& chart) {
 }
 
 void draw_charts(const fs::path& dir, const std::vector<std::string>& scripts) {
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0)
+  if (!gnuplot_installed())
     throw std::runtime_error("gnuplot not found (install gnuplot-nox); no report written");
   for (const std::string& script : scripts) {
     const std::string command = "cd " + shell_word(dir.string()) + " && gnuplot " + shell_word(script) +

@@ -2,6 +2,7 @@
 // report's charts/ folder (so anyone can redraw or restyle it), drawn to PNG and SVG.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -41,6 +42,10 @@ std::string chart_stem(const std::string& text);
 // Write the data and script of a chart into `dir`; return the script's name.
 std::string write_chart(const std::filesystem::path& dir, const LineChart& chart);
 std::string write_chart(const std::filesystem::path& dir, const Heatmap& chart);
+
+// Whether gnuplot is on PATH. Inline so the report tests ask the same question (and skip
+// where the answer is no) without linking the harness.
+inline bool gnuplot_installed() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
 
 // Runs gnuplot on each script in `dir`; throws std::runtime_error naming the script that
 // failed (its messages are in dir/gnuplot.log), or when gnuplot is not installed.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "test_support.hpp"
+#include "../harness/report_charts.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -67,3 +68,11 @@ inline int line_count(const std::string& text) {
 }
 
 }  // namespace attnbench::test
+
+// `attnbench report` writes nothing without gnuplot (exit 1, by design): tests that need its
+// output skip there, asking the harness's own question.
+#define ATTNB_SKIP_WITHOUT_GNUPLOT()                                                              \
+  do {                                                                                            \
+    if (!::attnbench::cli::gnuplot_installed())                                                   \
+      GTEST_SKIP() << "gnuplot not on PATH (install gnuplot-nox): attnbench report draws nothing"; \
+  } while (0)

@@ -1,5 +1,6 @@
 // `attnbench report`: the CSV round trip (bench writes, the parser reads back, report draws),
-// the INT8 and tunable sections, and bad input that leaves no partial report behind.
+// the INT8 and tunable sections, and bad input or a missing gnuplot that leave no partial
+// report behind. What needs gnuplot's charts skips where it is not installed.
 #include <attnbench/core/csv_writer.hpp>
 #include <attnbench/core/result_reader.hpp>
 #include <attnbench/core/result_schema.hpp>
@@ -68,6 +69,9 @@ TEST(ReportCli, RoundTripFromBenchToChartsAndTables) {
   ASSERT_EQ(table.rows.size(), 2u * 3 * 2 * 2);
   EXPECT_EQ(table.schema, &bench_schema());
 
+  // The bench half above runs everywhere; the report half needs gnuplot.
+  if (!cli::gnuplot_installed()) fs::remove_all(dir);
+  ATTNB_SKIP_WITHOUT_GNUPLOT();
   const CommandResult report = run_attnbench("report " + csv.string() + " --out " + (dir / "report").string());
   ASSERT_EQ(report.exit_code, 0) << report.output;
   const std::string md = read_text(dir / "report" / "report.md");
@@ -87,6 +91,7 @@ TEST(ReportCli, RoundTripFromBenchToChartsAndTables) {
 }
 
 TEST(ReportCli, Int8AgainstAnUnquantizedCacheAndTunableHeatmap) {
+  ATTNB_SKIP_WITHOUT_GNUPLOT();
   const fs::path dir = fresh_dir("report_int8");
   const fs::path csv = dir / "gpu.csv";
   {
@@ -113,6 +118,21 @@ TEST(ReportCli, Int8AgainstAnUnquantizedCacheAndTunableHeatmap) {
   expect_charts_exist(dir / "r");
   const std::string heatmap = read_text(dir / "r" / "charts" / "tunable_fused_decode_b32_ctx4096.gp");
   EXPECT_NE(heatmap.find("with image"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(ReportCli, WithoutGnuplotItSaysSoAndWritesNothing) {
+  const fs::path dir = fresh_dir("report_no_gnuplot");
+  const fs::path csv = dir / "gpu.csv";
+  CsvWriter(csv, bench_schema().columns).write_row(decode_row("gqa", "fp16", 4096, 1000).values());
+  // A PATH of nothing hides gnuplot wherever it is installed.
+  const CommandResult r =
+      run_attnbench("report " + csv.string() + " --out " + (dir / "r").string(), "PATH=" + (dir / "empty").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(line_count(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("gnuplot not found"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "r"));
+  expect_no_leftovers(dir);
   fs::remove_all(dir);
 }
 

@@ -40,6 +40,7 @@ std::vector<std::string> row(const std::string& plugin, const std::string& backe
 }  // namespace
 
 TEST(ReportPeers, PeersBesidePluginsNeverTheInt8Baseline) {
+  ATTNB_SKIP_WITHOUT_GNUPLOT();
   const fs::path dir = fresh_dir("report_peers");
   const fs::path plugins = dir / "bench.csv", peers = dir / "peers.csv";
   {
