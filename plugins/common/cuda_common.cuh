@@ -71,4 +71,13 @@ void dispatch_half_types(int32_t dtype, F&& f) {
 // Writes new tokens' K and V into the plain pages, quantization-free; one block per token.
 void cuda_append(const AttnbProblem& problem, const AttnbAppendArgs& args);
 
+// Blocks of `kernel` the whole device holds at once: its occupancy per SM times the SMs.
+template <typename Kernel>
+int64_t resident_blocks(Kernel kernel, int threads, std::size_t shared_bytes, int32_t sm_count) {
+  int per_sm = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, shared_bytes) != cudaSuccess)
+    per_sm = 1;
+  return static_cast<int64_t>(per_sm > 0 ? per_sm : 1) * sm_count;
+}
+
 }  // namespace attnbench::plain_kv

@@ -4,6 +4,8 @@
 
 #include "plain_kv_layout.hpp"  // ATTNB_HD
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 namespace attnbench::plain_kv {
@@ -21,6 +23,41 @@ ATTNB_HD KeyRange split_range(int64_t lo, int64_t hi, int32_t s, int32_t splits,
   const int64_t begin = lo + s * share;
   const int64_t end = begin + share < hi ? begin + share : hi;
   return {begin < hi ? begin : hi, end};
+}
+
+// Rows (query token x split) of split partial results a workspace is sized for: a decode of
+// `batch` sequences may use up to split_slots / batch splits, and never more than max_splits.
+inline int64_t split_slots(int64_t max_batch, int32_t max_splits) {
+  return std::max<int64_t>(4 * max_batch, 2 * static_cast<int64_t>(max_splits));
+}
+inline int32_t split_capacity(int64_t max_batch, int32_t max_splits, int64_t batch) {
+  return static_cast<int32_t>(
+      std::max<int64_t>(1, std::min<int64_t>(max_splits, split_slots(max_batch, max_splits) / batch)));
+}
+
+// How many splits a decode call uses, after FlashAttention-2's rule. `requested` > 0 is taken
+// as is, up to `capacity`. Otherwise: the grid (blocks_per_split blocks per split) runs in
+// waves of `resident` blocks, all the device holds at once, and a last wave that is only
+// partly full leaves SMs idle that could stream keys. Among the counts that leave each split
+// at least four tiles of keys and fit `capacity`, take the fewest whose wave efficiency
+// (blocks / (waves started * resident)) is within 90% of the best. A grid that already fills
+// most of a wave, or no resident count (the CPU), gets one split.
+inline int32_t plan_splits(int32_t requested, int64_t longest_visible, int64_t blocks_per_split,
+                           int64_t resident, int32_t tile_kv, int32_t capacity) {
+  if (requested > 0) return std::max(1, std::min(requested, capacity));
+  if (resident <= 0 || blocks_per_split * 10 >= resident * 8) return 1;
+  constexpr int64_t kMinTilesPerSplit = 4;  // below this the merge costs more than it gains
+  const int64_t tiles = (longest_visible + tile_kv - 1) / tile_kv;
+  const int64_t most = std::max<int64_t>(1, std::min<int64_t>(capacity, tiles / kMinTilesPerSplit));
+  const auto efficiency = [&](int64_t splits) {
+    const double waves = static_cast<double>(blocks_per_split * splits) / static_cast<double>(resident);
+    return waves / std::ceil(waves);
+  };
+  double best = 0;
+  for (int64_t s = 1; s <= most; ++s) best = std::max(best, efficiency(s));
+  int64_t s = 1;
+  while (efficiency(s) < 0.9 * best) ++s;
+  return static_cast<int32_t>(s);
 }
 
 }  // namespace attnbench::plain_kv

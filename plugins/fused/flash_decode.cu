@@ -95,8 +95,11 @@ __global__ void merge_splits_kernel(AttendParams p) {
   static_cast<T*>(p.o)[row * d + e] = plain_kv::from_float<T>(total > 0 ? out / total : 0.0f);
 }
 
+// Plans the split count (it depends on how many blocks of this kernel the device holds at
+// once) and launches the decode, then the merge of the splits.
 template <typename T, int D, int TKV>
-void launch_decode(const AttendParams& params, int32_t num_kv_heads, cudaStream_t stream) {
+void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int32_t max_batch,
+                   int32_t num_kv_heads, int32_t sm_count, cudaStream_t stream) {
   constexpr int kThreads = TKV / 16 * 32;
   constexpr std::size_t kSmem = static_cast<std::size_t>(kHeadsPerBlock + 4 * TKV) * D * sizeof(T) +
                                 2 * TKV * sizeof(int64_t);
@@ -105,6 +108,10 @@ void launch_decode(const AttendParams& params, int32_t num_kv_heads, cudaStream_
   const auto kernel = flash_decode_kernel<T, D, TKV>;
   static const bool configured = (allow_shared_memory(kernel, kSmem), true);
   (void)configured;
+  static const int64_t resident = plain_kv::resident_blocks(kernel, kThreads, kSmem, sm_count);
+  const int64_t blocks_per_split = static_cast<int64_t>(params.batch) * num_kv_heads * params.head_chunks;
+  params.num_splits = plan_splits(t.num_splits, longest, blocks_per_split, resident, TKV,
+                                  plain_kv::split_capacity(max_batch, kMaxSplits, params.batch));
   const dim3 grid(params.num_splits * params.head_chunks, num_kv_heads, params.batch);
   kernel<<<grid, kThreads, kSmem, stream>>>(params);
   plain_kv::check_launch("fused decode kernel");
@@ -117,7 +124,7 @@ void launch_decode(const AttendParams& params, int32_t num_kv_heads, cudaStream_
 }  // namespace
 
 std::size_t cuda_workspace_bytes(const AttnbProblem& p) {
-  const std::size_t partials = static_cast<std::size_t>(p.max_batch) * p.num_q_heads * kMaxSplits;
+  const auto partials = static_cast<std::size_t>(plain_kv::split_slots(p.max_batch, kMaxSplits)) * p.num_q_heads;
   return partials * (p.head_dim + 1) * sizeof(float);
 }
 
@@ -143,18 +150,16 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
     longest = std::max(longest, visible_tokens(p, plain_kv::sequence_length(
                                                       cache.page_indptr_host,
                                                       cache.last_page_len_host, p.page_size, b)));
-  const int64_t blocks_per_split =
-      static_cast<int64_t>(cache.batch) * p.num_kv_heads * params.head_chunks;
-  params.num_splits = plan_num_splits(t.num_splits, longest, blocks_per_split, sm_count, t.tile_kv);
   params.part_o = static_cast<float*>(a.workspace);
-  params.part_lse = params.part_o +
-                    static_cast<std::size_t>(p.max_batch) * p.num_q_heads * kMaxSplits * p.head_dim;
+  params.part_lse = params.part_o + static_cast<std::size_t>(plain_kv::split_slots(p.max_batch, kMaxSplits)) *
+                                        p.num_q_heads * p.head_dim;
   const auto stream = static_cast<cudaStream_t>(a.stream);
   plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
       with_constant<32, 64, 128>(t.tile_kv, "tile_kv", [&](auto tkv) {
-        launch_decode<T, decltype(d)::value, decltype(tkv)::value>(params, p.num_kv_heads, stream);
+        launch_decode<T, decltype(d)::value, decltype(tkv)::value>(params, t, longest, p.max_batch,
+                                                                   p.num_kv_heads, sm_count, stream);
       });
     });
   });

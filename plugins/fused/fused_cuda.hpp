@@ -12,8 +12,8 @@
 
 namespace attnbench::fused {
 
-// Decode partials for max_batch x query heads x kMaxSplits: normalized outputs (fp32) and
-// their log-sum-exp. Prefill needs none.
+// Decode partials for split_slots(max_batch, kMaxSplits) x query heads: normalized outputs
+// (fp32) and their log-sum-exp. Prefill needs none.
 std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 
 void cuda_prefill(const AttnbProblem& problem, const Tunables& tunables,

@@ -37,15 +37,4 @@ void set_tunable(Tunables& t, const char* name, int64_t value) {
     t.num_splits = v;
 }
 
-int32_t plan_num_splits(int32_t requested, int64_t longest_visible, int64_t blocks_per_split,
-                        int32_t sm_count, int32_t tile_kv) {
-  if (requested > 0) return requested;
-  constexpr int64_t kMinTilesPerSplit = 4;  // below this the merge costs more than it gains
-  int32_t splits = 1;
-  while (splits < kMaxSplits && blocks_per_split * splits < 2 * static_cast<int64_t>(sm_count) &&
-         longest_visible >= 2 * splits * kMinTilesPerSplit * tile_kv)
-    splits *= 2;
-  return splits;
-}
-
 }  // namespace attnbench::fused

@@ -13,7 +13,7 @@ namespace attnbench::fused {
 // The largest values the tunables allow: workspace is sized for them, whatever is set.
 constexpr int32_t kMaxTileQ = 128;
 constexpr int32_t kMaxTileKv = 128;
-constexpr int32_t kMaxSplits = 32;
+constexpr int32_t kMaxSplits = 64;
 
 struct Tunables {
   int32_t tile_q = 128;    // query rows per tile (one CUDA thread block)
@@ -28,14 +28,8 @@ const AttnbTunable* tunable_table(std::size_t* count);
 // Sets one tunable by name; the C++ helper has already checked name and value.
 void set_tunable(Tunables& t, const char* name, int64_t value);
 
-// How many splits a decode call uses. `requested` > 0 is taken as is (a split that gets no
-// keys writes an empty partial the merge ignores). 0 (auto) doubles the splits until the
-// grid of blocks_per_split blocks fills the device twice over, while each split keeps at
-// least a few tiles of keys; with no SM count (the CPU) auto means one split.
-int32_t plan_num_splits(int32_t requested, int64_t longest_visible, int64_t blocks_per_split,
-                        int32_t sm_count, int32_t tile_kv);
-
 using plain_kv::KeyRange;
 using plain_kv::split_range;
+using plain_kv::plan_splits;
 
 }  // namespace attnbench::fused

@@ -203,9 +203,12 @@ __global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(Decode
                                   static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
 }
 
+constexpr int kTileKv = 64;
+
+// The kernel for T and D, given its shared memory once, and how many blocks of it the device
+// holds at once.
 template <typename T, int D>
-void launch(const DecodeParams& params, cudaStream_t stream) {
-  constexpr int kTileKv = 64;
+int64_t configure(int32_t sm_count) {
   constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv>::bytes;
   const auto kernel = int8_flash_decode_kernel<T, D, kTileKv>;
   static const cudaError_t configured =
@@ -214,15 +217,32 @@ void launch(const DecodeParams& params, cudaStream_t stream) {
     throw Error(ATTNB_ERR_DEVICE, std::string("cannot give the int8 decode kernel ") +
                                       std::to_string(kSmem) + " bytes of shared memory: " +
                                       cudaGetErrorString(configured));
+  static const int64_t resident = plain_kv::resident_blocks(kernel, kTileKv / 16 * 32, kSmem, sm_count);
+  return resident;
+}
+
+template <typename T, int D>
+void launch(const DecodeParams& params, int32_t sm_count, cudaStream_t stream) {
+  configure<T, D>(sm_count);
   const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
-  kernel<<<grid, kTileKv / 16 * 32, kSmem, stream>>>(params);
+  int8_flash_decode_kernel<T, D, kTileKv><<<grid, kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream>>>(params);
   plain_kv::check_launch("int8_kv tensor-core decode kernel");
+}
+
+// Calls f(T*, integral_constant D) for the problem's dtype and head dim.
+template <typename F>
+void dispatch(const AttnbProblem& p, F&& f) {
+  plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
+    if (p.head_dim == 128) f(type_tag, std::integral_constant<int, 128>{});
+    else if (p.head_dim == 64) f(type_tag, std::integral_constant<int, 64>{});
+    else throw Unsupported("head_dim " + std::to_string(p.head_dim) + " has no CUDA kernel");
+  });
 }
 
 }  // namespace
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
-                       int32_t splits, float* part_o, float* part_lse) {
+                       int32_t splits, float* part_o, float* part_lse, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   DecodeParams params{};
@@ -240,12 +260,17 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = sm_scale * 1.4426950408889634f;
   const auto stream = static_cast<cudaStream_t>(a.stream);
-  plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
-    using T = std::remove_pointer_t<decltype(type_tag)>;
-    if (p.head_dim == 128) launch<T, 128>(params, stream);
-    else if (p.head_dim == 64) launch<T, 64>(params, stream);
-    else throw Unsupported("head_dim " + std::to_string(p.head_dim) + " has no CUDA kernel");
+  dispatch(p, [&](auto* type_tag, auto d) {
+    launch<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(params, sm_count, stream);
   });
+}
+
+int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& p, int32_t sm_count) {
+  int64_t resident = 0;
+  dispatch(p, [&](auto* type_tag, auto d) {
+    resident = configure<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(sm_count);
+  });
+  return resident;
 }
 
 }  // namespace attnbench::int8_kv

@@ -1,6 +1,7 @@
 #include "int8_kv_cuda.hpp"
 
 #include "../common/cuda_common.cuh"
+#include "../common/split_kv.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +23,7 @@ namespace {
 constexpr int32_t kThreads = 128;
 constexpr int32_t kWarps = kThreads / 32;
 constexpr int32_t kUnroll = 2;             // rows a lane has in flight per K and per V
-constexpr int32_t kMinKeysPerSplit = 128;  // a split shorter than this costs more than it gives
+constexpr int32_t kResidentPerSm = 2;  // attend_kernel blocks an SM holds (~255 registers a thread)
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr unsigned kFullMask = 0xffffffffu;
 
@@ -335,27 +336,19 @@ __global__ void merge_splits_kernel(const float* part_o, const float* part_lse, 
   }
 }
 
-// Rows of split partial results the workspace holds: a decode of `batch` queries may use
-// up to slots / batch splits.
-int64_t split_slots(const AttnbProblem& p) { return std::max<int64_t>(p.max_batch, 2 * kMaxSplits); }
-
 int32_t group_tile(int32_t group) { return group >= 4 ? 4 : group >= 2 ? 2 : 1; }
 
-// Splits for a decode: enough blocks for about four per SM (a few are resident at once, and
-// the last wave is then short), no split shorter than kMinKeysPerSplit keys, within the
-// workspace. `chunks` is the blocks per KV head and query token along the group.
+// Splits for a decode (see plain_kv::plan_splits): `chunks` blocks per KV head and query
+// token along the group, the longest visible context, what the workspace holds.
 int32_t choose_splits(const AttnbProblem& p, const AttnbPagedKv& cache, int32_t tokens,
-                      int32_t chunks, int32_t requested, int32_t sm_count) {
-  const int64_t capacity = std::min<int64_t>(kMaxSplits, split_slots(p) / tokens);
-  if (requested > 0) return static_cast<int32_t>(std::max<int64_t>(1, std::min<int64_t>(requested, capacity)));
+                      int32_t chunks, int32_t requested, int64_t resident, int32_t tile_kv) {
   int64_t longest = 0;  // keys the longest query sees
   for (int32_t b = 0; b < cache.batch; ++b)
     longest = std::max(longest, sequence_length(cache.page_indptr_host, cache.last_page_len_host, p.page_size, b));
   if (p.window > 0) longest = std::min<int64_t>(longest, p.window);
   const int64_t blocks = static_cast<int64_t>(tokens) * p.num_kv_heads * chunks;
-  const int64_t wanted = (4 * std::max(sm_count, 1) + blocks - 1) / blocks;
-  const int64_t by_length = (longest + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
-  return static_cast<int32_t>(std::max<int64_t>(1, std::min({wanted, by_length, capacity})));
+  return plain_kv::plan_splits(requested, longest, blocks, resident, tile_kv,
+                               plain_kv::split_capacity(p.max_batch, kMaxSplits, tokens));
 }
 
 template <typename T, int D, int GT>
@@ -374,7 +367,8 @@ void launch_attend(const AttnbProblem& p, const Layout& layout, const AttnbAtten
 }  // namespace
 
 std::size_t cuda_workspace_bytes(const AttnbProblem& p) {
-  return static_cast<std::size_t>(split_slots(p)) * p.num_q_heads * (p.head_dim + 1) * sizeof(float);
+  return static_cast<std::size_t>(plain_kv::split_slots(p.max_batch, kMaxSplits)) * p.num_q_heads *
+         (p.head_dim + 1) * sizeof(float);
 }
 
 int32_t cuda_sm_count() {
@@ -415,8 +409,13 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   const int32_t group = p.num_q_heads / p.num_kv_heads, tile = group_tile(group);
   const int32_t chunks = (group + tile - 1) / tile;
   const bool tensor_cores = decode && !layout.k_per_channel;  // see int8_flash_decode.cu
-  const int32_t block_chunks = tensor_cores ? (group + 15) / 16 : chunks;
-  const int32_t splits = decode ? choose_splits(p, cache, tokens, block_chunks, kv_splits, sm_count) : 1;
+  int32_t splits = 1;
+  if (decode && tensor_cores)
+    splits = choose_splits(p, cache, tokens, (group + 15) / 16, kv_splits,
+                           cuda_flash_decode_resident_blocks(p, sm_count), 64);
+  else if (decode)  // a block takes 2 x 128 / (D / 16) rows a step: 32 keys for D = 128
+    splits = choose_splits(p, cache, tokens, chunks, kv_splits,
+                           static_cast<int64_t>(kResidentPerSm) * sm_count, 32);
   if (splits > 1 && a.workspace_bytes < cuda_workspace_bytes(p))
     throw Error(ATTNB_ERR_OUT_OF_MEMORY, "workspace smaller than workspace_bytes()");
   const int32_t* q_indptr = a.q_indptr_host ? a.q_indptr : nullptr;
@@ -426,7 +425,7 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   float* part_lse =
       splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * p.head_dim : nullptr;
   if (tensor_cores) {
-    cuda_flash_decode(p, layout, a, splits, part_o, part_lse);
+    cuda_flash_decode(p, layout, a, splits, part_o, part_lse, sm_count);
   } else {
     dispatch_half_types(p.dtype, [&](auto* type_tag) {
       using T = std::remove_pointer_t<decltype(type_tag)>;

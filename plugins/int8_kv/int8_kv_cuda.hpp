@@ -33,6 +33,8 @@ void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbA
 // ([query][head][split][D] and [query][head][split]) for the merge.
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
                        const AttnbAttendArgs& args, int32_t splits, float* part_o,
-                       float* part_lse);
+                       float* part_lse, int32_t sm_count);
+// Blocks of that kernel the device holds at once (for planning the splits).
+int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
 
 }  // namespace attnbench::int8_kv

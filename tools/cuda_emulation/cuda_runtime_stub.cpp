@@ -2,6 +2,7 @@
 // SXM (132 SMs, 227 KiB of shared memory per block with the opt-in), host memory standing in
 // for device memory, launches that finish before they return. An emulated plugin links this
 // instead of cudart; its version script keeps these symbols inside the plugin.
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -72,6 +73,16 @@ cudaError_t cudaFuncSetAttribute(const void* func, enum cudaFuncAttribute attr, 
   if (value < 0 || static_cast<std::size_t>(value) > simt::kSharedWindow)
     return simt::g_last_error = cudaErrorInvalidValue;
   simt::g_opted_in[func] = value;
+  return cudaSuccess;
+}
+
+// An H100's limits per SM: 228 KiB of shared memory (1 KiB reserved per block), 2048
+// threads, 32 blocks. Registers are not modelled.
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, const void*, int threads,
+                                                          std::size_t shared_bytes) {
+  if (threads <= 0) return simt::g_last_error = cudaErrorInvalidValue;
+  const std::size_t by_shared = 228 * 1024 / (shared_bytes + 1024);
+  *blocks = static_cast<int>(std::min<std::size_t>({by_shared, 2048 / static_cast<std::size_t>(threads), 32}));
   return cudaSuccess;
 }
 
