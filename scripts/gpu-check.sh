@@ -5,6 +5,8 @@
 # Every step has a time limit (a hung kernel must not eat a device call); the test suites run
 # side by side, each into its own log, printed in order afterwards.
 # Then: scripts/h100-results.sh device (benchmarks) and scripts/serve-gpu.sh (serving).
+# To recheck a change: GPU_CHECK_PLUGINS=a,b (validate/check only those) and GPU_CHECK_TESTS
+# (an extended regex of the test binaries to run; default all).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-results/gpu}
@@ -30,14 +32,16 @@ export limit
   echo "# attnbench GPU check, $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
   step stage/bin/attnbench list
-  step stage/bin/attnbench validate --device cuda
+  only=${GPU_CHECK_PLUGINS:+--plugin $GPU_CHECK_PLUGINS}
+  step stage/bin/attnbench validate --device cuda $only
   for p in stage/lib/attnbench/plugins/*.so; do
+    [[ -z ${GPU_CHECK_PLUGINS:-} || ,$GPU_CHECK_PLUGINS, == *,$(basename "$p" .so),* ]] || continue
     step stage/bin/attnbench check "$p" --device cuda
   done
   step stage/bin/attnbench validate --plugin int8_kv --accuracy --device cuda --q-heads 32 \
       --kv-heads 8 --head-dim 128 --dtype fp16
   logs=$(mktemp -d)
-  ls stage/libexec/attnbench/tests/*_test |
+  ls stage/libexec/attnbench/tests/*_test | grep -E "${GPU_CHECK_TESTS:-.}" |
       xargs -P 8 -I{} bash -c 'suite "$1" "$2/$(basename "$1").log"' _ {} "$logs"
   for l in "$logs"/*.log; do
     echo "## $(basename "$l" .log)"
