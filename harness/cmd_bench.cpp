@@ -108,7 +108,7 @@ void print_ceilings(const std::vector<BenchCase>& cases) {
     if (!seen.insert({c.device, c.dtype}).second) continue;
     const Ceilings& ceiling = measured_ceilings(c.device, c.dtype);
     std::fprintf(stderr, "attnbench bench: ceilings on %s (%s): %.1f GB/s copy, %.3f TFLOP/s GEMM [%s]\n",
-                 detect_device().name.c_str(), dtype_name(c.dtype), ceiling.bytes_per_s / 1e9,
+                 hardware_name(c.device).c_str(), dtype_name(c.dtype), ceiling.bytes_per_s / 1e9,
                  ceiling.flops_per_s / 1e12, ceiling.method.c_str());
   }
 }

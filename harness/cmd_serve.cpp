@@ -185,6 +185,11 @@ ServeRun resolve(const po::variables_map& vm, const std::shared_ptr<LoadedPlugin
                      " pages of " + std::to_string(run.page_bytes) + " bytes (" + run.label + ", " +
                      std::to_string(page_size) + " tokens a page), but one request of up to " +
                      std::to_string(longest) + " tokens needs " + std::to_string(needed));
+  // Asked before the pool is allocated: an allocation the kernel overcommits fails only when touched.
+  const std::size_t planned = static_cast<std::size_t>(run.pages) * run.page_bytes +
+                              plugin->workspace_bytes(run.problem) + io_bytes;
+  if (const std::string shortfall = memory_shortfall(device, planned); !shortfall.empty())
+    throw UsageError("--memory-budget: " + run.budget.text() + " for " + run.label + " " + shortfall);
   return run;
 }
 
@@ -244,10 +249,8 @@ bool serve_one(const ServeRun& run, const Provenance& provenance, CsvWriter* csv
 
   if (csv) {
     RowBuilder row(serve_schema());
-    const std::vector<std::string> prov = provenance_values(provenance, run.plugin.get());
-    const std::vector<std::string> prov_columns = provenance_columns();
-    for (std::size_t i = 0; i < prov.size(); ++i) row.set(prov_columns[i], prov[i]);
-    row.set("backend", device_name(device))
+    row.set_provenance(provenance, run.plugin.get(), device)
+        .set("backend", device_name(device))
         .set("dtype", dtype_name(p.dtype))
         .set("kv_dtype", dtype_name(p.kv_cache_dtype))
         .set_int("q_heads", p.num_q_heads)

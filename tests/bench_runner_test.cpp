@@ -2,11 +2,14 @@
 // reference check, and the rows for what cannot run (unsupported, oom, a failing plugin).
 #include <attnbench/core/bench_runner.hpp>
 #include <attnbench/core/bench_workload.hpp>
+#include <attnbench/core/buffer.hpp>
+#include <attnbench/core/device.hpp>
 #include <attnbench/core/result_schema.hpp>
 
 #include "test_support.hpp"
 
 #include <cmath>
+#include <unistd.h>
 
 using namespace attnbench;
 
@@ -106,12 +109,63 @@ TEST(BenchRunner, OverTheMemoryBudgetIsAnOomRow) {
 }
 
 TEST(BenchRunner, AnAllocationTheMachineCannotMakeIsAnOomRow) {
-  // 2^31 sequences' worth of queries would need petabytes: the allocation itself fails.
+  // 2^30 prompt tokens need terabytes (cache and queries), more than any machine has free. It
+  // is refused from the planned bytes before anything is allocated: where the kernel
+  // overcommits, the allocation would succeed and the process be killed once it touched it.
+  auto mha = test::plugin("mha");
+  ASSERT_TRUE(mha);
+  const BenchCase c = small_case("mha", Phase::prefill, 1 << 14, 1 << 16);
+  const std::size_t planned = BenchWorkload::planned_bytes(*mha, c);
+  MemoryAccounting::reset_peak(ATTNB_DEVICE_CPU);
+  const std::size_t before = MemoryAccounting::current(ATTNB_DEVICE_CPU);
+  const Row r = run(*mha, c, quick());
+  EXPECT_EQ(r["status"], "oom") << r["message"];
+  EXPECT_NE(r["message"].find("needs " + std::to_string(planned) + " bytes, more than the "), std::string::npos)
+      << r["message"];
+  EXPECT_NE(r["message"].find(" bytes free on " + hardware_name(ATTNB_DEVICE_CPU)), std::string::npos) << r["message"];
+  EXPECT_EQ(MemoryAccounting::peak(ATTNB_DEVICE_CPU), before);  // no buffer was made
+}
+
+TEST(DeviceMemory, WhatIsFreeDecidesWhatMayBeAllocated) {
+  const std::size_t free = free_memory_bytes(ATTNB_DEVICE_CPU);
+  EXPECT_GT(free, 0u);
+  EXPECT_LE(free, static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGE_SIZE)));
+  EXPECT_EQ(memory_shortfall(ATTNB_DEVICE_CPU, 4096), "");
+  const std::size_t too_much = std::size_t{1} << 60;  // an exbibyte
+  const std::string why = memory_shortfall(ATTNB_DEVICE_CPU, too_much);
+  EXPECT_EQ(why.rfind("needs " + std::to_string(too_much) + " bytes, more than the ", 0), 0u) << why;
+  EXPECT_NE(why.find(" bytes free on " + hardware_name(ATTNB_DEVICE_CPU)), std::string::npos) << why;
+  EXPECT_EQ(why.find('\n'), std::string::npos);
+}
+
+TEST(BenchRunner, AGpuAllocationBeyondItsFreeMemoryIsAnOomRow) {
+  ATTNB_SKIP_WITHOUT_GPU();
+  const std::size_t free = free_memory_bytes(ATTNB_DEVICE_CUDA);
+  EXPECT_GT(free, 0u);
+  EXPECT_LE(free, detect_device().total_memory);
   auto mha = test::plugin("mha");
   ASSERT_TRUE(mha);
   BenchCase c = small_case("mha", Phase::prefill, 1 << 14, 1 << 16);
+  c.device = ATTNB_DEVICE_CUDA;
+  c.dtype = c.kv_cache_dtype = ATTNB_DTYPE_F16;
+  c.preset.head_dim = 128;
+  MemoryAccounting::reset_peak(ATTNB_DEVICE_CUDA);
+  const std::size_t before = MemoryAccounting::current(ATTNB_DEVICE_CUDA);
   const Row r = run(*mha, c, quick());
   EXPECT_EQ(r["status"], "oom") << r["message"];
+  EXPECT_NE(r["message"].find(" bytes free on " + detect_device().name + " (cudaMemGetInfo)"), std::string::npos)
+      << r["message"];
+  EXPECT_EQ(MemoryAccounting::peak(ATTNB_DEVICE_CUDA), before);
+}
+
+TEST(BenchRunner, ACpuRowNamesTheCpuEvenWhereThereIsAGpu) {
+  auto mha = test::plugin("mha");
+  ASSERT_TRUE(mha);
+  const Row r = run(*mha, small_case("mha", Phase::decode, 1, 16), quick());
+  ASSERT_EQ(r["status"], "ok") << r["message"];
+  EXPECT_EQ(r["device"], detect_device().cpu_name);
+  EXPECT_EQ(r["driver"], "");  // the CUDA driver is not the CPU's
+  if (detect_device().has_cuda) EXPECT_NE(r["device"], detect_device().name);
 }
 
 TEST(BenchRunner, WhatThePluginCannotDoIsUnsupported) {
@@ -166,5 +220,7 @@ TEST(BenchRunner, CudaPhasesRunCheckAndAccountTheirMemory) {
     EXPECT_GT(r.number("driver_bytes"), 0);  // the driver saw the allocations too
     EXPECT_GT(r.number("ceiling_gbps"), 100);  // a GPU copies faster than 100 GB/s
     EXPECT_GT(r.number("time_p50_s"), 0);
+    EXPECT_EQ(r["device"], detect_device().name);  // the GPU's, with its driver
+    EXPECT_EQ(r["driver"], detect_device().driver);
   }
 }

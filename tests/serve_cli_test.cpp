@@ -1,7 +1,8 @@
 // `attnbench serve` as a user runs it: the built binary with defaults writes a result row whose
 // columns name the percentiles, every output checked on the CPU; bad input (a budget too small
-// for one request, a prompt longer than the model's maximum, a rate or count of zero or less)
-// is one line on stderr and exit code 2, before any work (no output, no file).
+// for one request or larger than the free memory, a prompt longer than the model's maximum, a
+// rate or count of zero or less) is one line on stderr and exit code 2, before any work (no
+// output, no file).
 #include "cli_support.hpp"
 
 #include <attnbench/core/result_reader.hpp>
@@ -92,6 +93,8 @@ TEST_F(ServeCli, BadInputIsOneLineAndExitCode2) {
   expect_usage_error(base + "--requests 4 --rate fast", "--rate");
   expect_usage_error(base + "--requests 4 --prompt-len uniform:9:3", "--prompt-len");
   expect_usage_error(base + "--requests 4 --memory-budget lots", "--memory-budget");
+  // More than the machine has free: refused before the pool is allocated, not killed touching it.
+  expect_usage_error(base + "--requests 4 --memory-budget 4096TiB", "bytes free on ");
   expect_usage_error(base + "--requests 4 --verify maybe", "--verify");
   expect_usage_error("--device cpu --requests 4", "--plugin");
   expect_usage_error("--device cpu --plugin no_such_plugin", "no_such_plugin");

@@ -1,11 +1,14 @@
 // `attnbench tune`: the search (doubling, then bisection) and the largest batch it reports
-// against the budget computed independently from the plugin's own sizes.
+// against the budget computed independently from the plugin's own sizes, and against the
+// device's free memory.
 #include <attnbench/core/bench_workload.hpp>
+#include <attnbench/core/buffer.hpp>
 #include <attnbench/core/result_reader.hpp>
 #include <attnbench/core/tune_runner.hpp>
 
 #include "cli_support.hpp"
 
+#include <limits>
 #include <set>
 
 using namespace attnbench;
@@ -27,6 +30,40 @@ TEST(TuneSearch, FindsTheLastFittingValueAskingEachOnce) {
   // A limit that is not a power of two is still reached.
   EXPECT_EQ(largest_fitting(300, [](int64_t) { return true; }), 300);
   EXPECT_EQ(largest_fitting(300, [](int64_t n) { return n <= 299; }), 299);
+}
+
+TEST(TuneRunner, OneSequenceBeyondTheFreeMemoryIsBatchZeroWithoutAllocating) {
+  // 2^28 cached tokens: a terabyte of one layer's cache, more than any machine has free. The
+  // budget allows it; the device's free memory, asked before allocating, does not.
+  auto mha = test::plugin("mha");
+  ASSERT_TRUE(mha);
+  BenchCase c;
+  c.plugin = "mha";
+  c.device = ATTNB_DEVICE_CPU;
+  c.phase = Phase::decode;
+  c.dtype = c.kv_cache_dtype = ATTNB_DTYPE_F32;
+  c.preset = *find_preset("cpu-small");
+  c.preset.num_kv_heads = c.preset.num_q_heads;
+  c.context = 1 << 28;
+  c.steps = 1;
+  c.batch = 1;
+  TuneSettings s;
+  s.budget_bytes = std::numeric_limits<std::size_t>::max();
+  s.tpot_target_s = 1e9;
+  s.max_batch = 8;
+  MemoryAccounting::reset_peak(ATTNB_DEVICE_CPU);
+  const std::size_t before = MemoryAccounting::current(ATTNB_DEVICE_CPU);
+  DeviceTimer timer(ATTNB_DEVICE_CPU);
+  const std::vector<std::string> row = run_tune_case(*mha, c, s, make_provenance({"test"}), timer);
+  auto at = [&](const char* column) { return row.at(tune_schema().index(column)); };
+  EXPECT_EQ(at("status"), "ok") << at("message");
+  EXPECT_EQ(at("batch"), "0");
+  EXPECT_EQ(at("limit"), "memory");
+  EXPECT_EQ(at("probes"), "1");
+  EXPECT_NE(at("message").find("one sequence does not fit: needs " +
+                               std::to_string(BenchWorkload::planned_bytes(*mha, c)) + " bytes, more than the "),
+            std::string::npos) << at("message");
+  EXPECT_EQ(MemoryAccounting::peak(ATTNB_DEVICE_CPU), before);  // no buffer was made
 }
 
 TEST(TuneCli, MemoryBudgetDecidesTheBatchForTheWholeModel) {

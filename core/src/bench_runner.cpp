@@ -4,6 +4,7 @@
 #include <attnbench/core/buffer.hpp>
 #include <attnbench/core/ceilings.hpp>
 #include <attnbench/core/cuda_check.hpp>
+#include <attnbench/core/device.hpp>
 #include <attnbench/core/metrics.hpp>
 #include <attnbench/core/random_source.hpp>
 #include <attnbench/core/result_schema.hpp>
@@ -49,7 +50,7 @@ namespace {
 
 RowBuilder base_row(const LoadedPlugin& plugin, const BenchCase& c, const Provenance& provenance) {
   RowBuilder row(bench_schema());
-  row.set_provenance(provenance, &plugin);
+  row.set_provenance(provenance, &plugin, c.device);
   for (const auto& [name, value] : case_columns(c)) row.set(name, value);
   return row;
 }
@@ -154,6 +155,8 @@ std::vector<std::string> run_bench_case(const LoadedPlugin& plugin, const BenchC
     if (settings.memory_budget > 0 && planned > settings.memory_budget)
       return status(kStatusOom, "needs " + std::to_string(planned) + " bytes, over the memory budget of " +
                                     std::to_string(settings.memory_budget));
+    if (const std::string shortfall = memory_shortfall(c.device, planned); !shortfall.empty())
+      return status(kStatusOom, shortfall);
     // Measured before the case allocates anything, so the ceilings have the device to themselves.
     const Ceilings& ceiling = measured_ceilings(c.device, c.dtype);
     shared_random_source(c.dtype, settings.seed);  // made once per process, not the case's memory

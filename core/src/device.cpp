@@ -1,7 +1,10 @@
 #include <attnbench/core/device.hpp>
 
+#include <attnbench/core/cuda_check.hpp>
+
 #include <cstdio>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 
@@ -26,7 +29,7 @@ std::string cpu_model_name() {
 
 DeviceInfo probe() {
   DeviceInfo info;
-  info.name = cpu_model_name();
+  info.cpu_name = info.name = cpu_model_name();
   info.total_memory = static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) *
                       static_cast<std::size_t>(sysconf(_SC_PAGE_SIZE));
 #ifdef ATTNB_WITH_CUDA
@@ -75,6 +78,35 @@ void log_to_stderr(void* user, int32_t level, const char* message) {
 const DeviceInfo& detect_device() {
   static const DeviceInfo info = probe();
   return info;
+}
+
+const std::string& hardware_name(AttnbDevice device) {
+  const DeviceInfo& d = detect_device();
+  return device == ATTNB_DEVICE_CUDA && d.has_cuda ? d.name : d.cpu_name;
+}
+
+std::size_t free_memory_bytes(AttnbDevice device) {
+#ifdef ATTNB_WITH_CUDA
+  if (device == ATTNB_DEVICE_CUDA) {
+    std::size_t free = 0, total = 0;
+    ATTNB_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    return free;
+  }
+#else
+  if (device == ATTNB_DEVICE_CUDA) throw std::runtime_error("free memory of CUDA asked in a build without CUDA");
+#endif
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);)
+    if (line.rfind("MemAvailable:", 0) == 0) return std::stoull(line.substr(13)) * 1024;  // kB
+  // Kernels before 3.14 have no MemAvailable: free pages only (page cache not counted).
+  return static_cast<std::size_t>(sysconf(_SC_AVPHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGE_SIZE));
+}
+
+std::string memory_shortfall(AttnbDevice device, std::size_t bytes) {
+  const std::size_t free = free_memory_bytes(device);
+  if (bytes <= free) return "";
+  return "needs " + std::to_string(bytes) + " bytes, more than the " + std::to_string(free) + " bytes free on " +
+         hardware_name(device) + (device == ATTNB_DEVICE_CUDA ? " (cudaMemGetInfo)" : " (MemAvailable)");
 }
 
 bool built_with_cuda() {

@@ -1,12 +1,11 @@
 #include <attnbench/core/kv_pool.hpp>
 
-#include <attnbench/core/cuda_check.hpp>
+#include <attnbench/core/device.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace attnbench {
 
@@ -58,19 +57,6 @@ std::string KvBudget::text() const {
   else
     std::snprintf(out, sizeof out, "%.3g KiB", b / 1024.0);
   return out;
-}
-
-std::size_t free_memory_bytes(AttnbDevice device) {
-#ifdef ATTNB_WITH_CUDA
-  if (device == ATTNB_DEVICE_CUDA) {
-    std::size_t free = 0, total = 0;
-    ATTNB_CUDA_CHECK(cudaMemGetInfo(&free, &total));
-    return free;
-  }
-#else
-  if (device == ATTNB_DEVICE_CUDA) throw std::runtime_error("free memory of CUDA asked in a build without CUDA");
-#endif
-  return static_cast<std::size_t>(sysconf(_SC_AVPHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGE_SIZE));
 }
 
 KvPool::KvPool(AttnbDevice device, int32_t page_size, std::size_t page_bytes, int64_t num_pages,

@@ -12,10 +12,7 @@
 namespace attnbench {
 
 Provenance make_provenance(const std::vector<std::string>& args) {
-  const DeviceInfo& d = detect_device();
   Provenance p;
-  p.device = d.name;
-  p.driver = d.driver;
   p.commit = ATTNB_GIT_COMMIT;
   char date[32];
   const std::time_t now = std::time(nullptr);
@@ -33,12 +30,13 @@ std::vector<std::string> provenance_columns() {
   return {"plugin", "plugin_version", "plugin_hash", "device", "driver", "commit", "date", "command"};
 }
 
-std::vector<std::string> provenance_values(const Provenance& p, const LoadedPlugin* plugin) {
+std::vector<std::string> provenance_values(const Provenance& p, const LoadedPlugin* plugin, AttnbDevice device) {
+  const bool cuda = device == ATTNB_DEVICE_CUDA;
   return {plugin ? plugin->name() : "",
           plugin ? plugin->descriptor().version : "",
           plugin ? plugin->file_hash() : "",
-          p.device,
-          p.driver,
+          hardware_name(device),
+          cuda ? detect_device().driver : "",
           p.commit,
           p.date,
           p.command_line};

@@ -104,9 +104,9 @@ RowBuilder& RowBuilder::set_int(const std::string& column, long long value) {
   return set(column, std::to_string(value));
 }
 
-RowBuilder& RowBuilder::set_provenance(const Provenance& provenance, const LoadedPlugin* plugin) {
+RowBuilder& RowBuilder::set_provenance(const Provenance& provenance, const LoadedPlugin* plugin, AttnbDevice device) {
   const std::vector<std::string> names = provenance_columns();
-  const std::vector<std::string> values = provenance_values(provenance, plugin);
+  const std::vector<std::string> values = provenance_values(provenance, plugin, device);
   for (std::size_t i = 0; i < names.size(); ++i) set(names[i], values[i]);
   return *this;
 }

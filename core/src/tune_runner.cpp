@@ -1,6 +1,7 @@
 #include <attnbench/core/tune_runner.hpp>
 
 #include <attnbench/core/bench_workload.hpp>
+#include <attnbench/core/device.hpp>
 #include <attnbench/core/metrics.hpp>
 #include <attnbench/core/page_table.hpp>
 #include <attnbench/core/result_schema.hpp>
@@ -37,6 +38,7 @@ struct Probe {
   std::string limit;  // why it did not fit: "memory" or "tpot"
   double tpot_p50 = 0, tpot_p95 = 0;  // whole model
   std::size_t planned_model_bytes = 0;
+  std::string shortfall;  // one layer's buffers are more than the device has free
 };
 
 // The columns that identify a tune row: the case without its phase, batch and steps, and
@@ -59,7 +61,7 @@ std::vector<std::string> run_tune_case(const LoadedPlugin& plugin, const BenchCa
                                        const TuneSettings& settings, const Provenance& provenance,
                                        DeviceTimer& timer) {
   RowBuilder row = tune_key_row(decode_case, settings);
-  row.set_provenance(provenance, &plugin);
+  row.set_provenance(provenance, &plugin, decode_case.device);
   auto status = [&](const char* s, const std::string& message) {
     return row.set("status", s).set("message", message).values();
   };
@@ -79,9 +81,12 @@ std::vector<std::string> run_tune_case(const LoadedPlugin& plugin, const BenchCa
     const std::size_t pool = static_cast<std::size_t>(batch) * pages_for(c.context, c.page_size) *
                              plugin.kv_page_bytes(problem);
     // One layer's buffers are allocated and timed; the other layers' caches only counted.
-    p.planned_model_bytes = BenchWorkload::planned_bytes(plugin, c) + (layers - 1) * pool;
+    const std::size_t layer_bytes = BenchWorkload::planned_bytes(plugin, c);
+    p.planned_model_bytes = layer_bytes + (layers - 1) * pool;
     p.limit = "memory";
     if (p.planned_model_bytes > settings.budget_bytes) return false;
+    p.shortfall = memory_shortfall(c.device, layer_bytes);
+    if (!p.shortfall.empty()) return false;
     try {
       BenchWorkload workload(plugin, c, settings.bench.seed);
       const Comparison check = workload.check(tolerance_for(problem.dtype, problem.kv_cache_dtype));
@@ -104,9 +109,12 @@ std::vector<std::string> run_tune_case(const LoadedPlugin& plugin, const BenchCa
                               : beyond != probes.end() ? beyond->second.limit
                                                        : probes.upper_bound(best)->second.limit;
     row.set_int("batch", best).set("limit", limit);
-    if (best == 0)
-      return status(kStatusOk, limit == "memory" ? "one sequence does not fit the budget"
-                                                 : "one sequence already misses the TPOT target");
+    if (best == 0) {
+      if (limit == "tpot") return status(kStatusOk, "one sequence already misses the TPOT target");
+      const std::string& shortfall = probes.at(1).shortfall;
+      return status(kStatusOk, shortfall.empty() ? "one sequence does not fit the budget"
+                                                 : "one sequence does not fit: " + shortfall);
+    }
     const Probe& p = probes.at(best);
     c.batch = static_cast<int32_t>(best);
     const double kv_per_token = plugin.decode_traffic(problem_for(c), c.context).kv_bytes_per_token;

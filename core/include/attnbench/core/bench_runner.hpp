@@ -1,5 +1,6 @@
 // Runs one bench case end to end and turns it into one result row: refuse what the plugin
-// cannot do (unsupported), refuse what does not fit (oom), allocate, check against the fp64
+// cannot do (unsupported), refuse what does not fit the budget or the device's free memory
+// (oom, decided from the planned bytes before allocating), allocate, check against the fp64
 // reference, time, and compute the metrics. A plugin's failure becomes a row, never an
 // exception; only a crash of the process itself escapes (see `bench --isolate`).
 #pragma once

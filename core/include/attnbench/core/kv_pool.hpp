@@ -17,7 +17,7 @@
 namespace attnbench {
 
 // How much memory the pool may take: a number of bytes, or a fraction of the memory free
-// on the device when the pool is sized (cudaMemGetInfo on the GPU, available RAM on the CPU).
+// on the device when the pool is sized (free_memory_bytes in device.hpp).
 struct KvBudget {
   std::size_t bytes = 0;
   double fraction = 0;  // used when bytes is 0
@@ -30,9 +30,6 @@ struct KvBudget {
   std::size_t resolve(AttnbDevice device, std::size_t reserved = 0) const;
   std::string text() const;
 };
-
-// Bytes free on `device`: cudaMemGetInfo on the GPU, available physical RAM on the CPU.
-std::size_t free_memory_bytes(AttnbDevice device);
 
 // Pages of `page_bytes` that fit in `budget_bytes`.
 inline int64_t pages_in_budget(std::size_t budget_bytes, std::size_t page_bytes) {

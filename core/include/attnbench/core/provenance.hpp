@@ -2,6 +2,8 @@
 // Every CSV the harness writes carries these columns (provenance_columns()).
 #pragma once
 
+#include <attnbench/abi.h>
+
 #include <string>
 #include <vector>
 
@@ -10,20 +12,20 @@ namespace attnbench {
 class LoadedPlugin;
 
 struct Provenance {
-  std::string device;        // "NVIDIA H100 80GB HBM3" or the CPU model
-  std::string driver;        // CUDA driver version, empty on the CPU
   std::string commit;        // git commit of the harness build ("unknown" outside git)
   std::string date;          // UTC, ISO 8601, when the run started
   std::string command_line;  // the exact command, arguments joined by spaces
 };
 
-// Filled once per run from the detected device, the build's commit and argv.
+// Filled once per run from the build's commit and argv.
 Provenance make_provenance(int argc, char** argv);
 Provenance make_provenance(const std::vector<std::string>& args);
 
 // Columns and values, in the same order: plugin, plugin_version, plugin_hash, device,
-// driver, commit, date, command. `plugin` may be null (rows that are not a plugin's).
+// driver, commit, date, command. `plugin` may be null (rows that are not a plugin's). device
+// and driver are those of the row's `device`: the GPU's name and CUDA driver version for
+// cuda, the CPU's model name and no driver for cpu (on a machine with a GPU too).
 std::vector<std::string> provenance_columns();
-std::vector<std::string> provenance_values(const Provenance& p, const LoadedPlugin* plugin);
+std::vector<std::string> provenance_values(const Provenance& p, const LoadedPlugin* plugin, AttnbDevice device);
 
 }  // namespace attnbench

@@ -3,6 +3,8 @@
 // which one compare ranks by.
 #pragma once
 
+#include <attnbench/abi.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -39,8 +41,8 @@ class RowBuilder {
   RowBuilder& set(const std::string& column, const std::string& value);
   RowBuilder& set(const std::string& column, double value);  // %.6g; NaN stays empty
   RowBuilder& set_int(const std::string& column, long long value);
-  // The provenance columns (plugin may be null).
-  RowBuilder& set_provenance(const Provenance& provenance, const LoadedPlugin* plugin);
+  // The provenance columns of a row of `device` (plugin may be null).
+  RowBuilder& set_provenance(const Provenance& provenance, const LoadedPlugin* plugin, AttnbDevice device);
   // Values in column order; unset columns are empty.
   std::vector<std::string> values() const;
 

@@ -1,8 +1,9 @@
 // `attnbench tune`: for one plugin and context length, the largest decode batch that fits a
 // memory budget and keeps the p95 time per output token under a target, for a whole model
-// (the preset's layers): every layer's KV cache counts against the budget, and a token's time
-// is one layer's decode step times the layers (attention only; the model's GEMMs are not in
-// it). Found by search: doubling until a batch fails, then bisection.
+// (the preset's layers): every layer's KV cache counts against the budget, the one layer
+// that is allocated also against the device's free memory (asked before allocating), and a
+// token's time is one layer's decode step times the layers (attention only; the model's GEMMs
+// are not in it). Found by search: doubling until a batch fails, then bisection.
 #pragma once
 
 #include <attnbench/core/bench_runner.hpp>
