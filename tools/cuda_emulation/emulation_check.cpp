@@ -256,16 +256,22 @@ std::vector<Tunables> tunable_variants(const AttnbDescriptor& d, bool full) {
 }
 
 // Default tunables over the covering subset (quick) or every setting (full), then each
-// tunable variant on one setting of the covering subset, a different one each time.
+// tunable variant on one setting of the covering subset per head dim (kernels specialize on
+// both), a different one each time.
 std::vector<Setting> settings_for(const AttnbDescriptor& d, bool full) {
   const Dimensions dims = dimensions_of(d);
   std::vector<Setting> out = full ? all_settings(dims) : covering_settings(dims, 0);
   const std::vector<Tunables> variants = tunable_variants(d, full);
   for (std::size_t v = 0; v < variants.size(); ++v) {
     const std::vector<Setting> cover = covering_settings(dims, v);
-    Setting s = cover[v % cover.size()];
-    s.tunables = variants[v];
-    out.push_back(s);
+    for (int32_t head_dim : dims.head_dims)
+      for (std::size_t k = 0; k < cover.size(); ++k) {
+        Setting s = cover[(v + k) % cover.size()];
+        if (s.head_dim != head_dim) continue;
+        s.tunables = variants[v];
+        out.push_back(s);
+        break;
+      }
   }
   return out;
 }
