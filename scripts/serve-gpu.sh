@@ -4,6 +4,7 @@
 # the fp64 reference; then a Llama-3-8B-like layer (32 query heads, 8 KV heads where the
 # plugin allows, head dim 128, fp16) for each plugin: all requests at once, Poisson arrivals,
 # and a small pool that forces preemptions. Log and CSV go to $OUT (or results/gpu).
+# SERVE_GPU_PLUGINS (default: every plugin) limits the Llama-like runs to some plugins.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-results/gpu}
@@ -29,7 +30,7 @@ status=0
       --verify on --out "$csv" || status=1
   done
 
-  for p in mha gqa mqa int8_kv fused; do
+  for p in ${SERVE_GPU_PLUGINS:-mha gqa mqa int8_kv fused}; do
     [ -f "$plugins_dir/$p.so" ] || continue
     echo "## $p: 256 requests at once, prompt 512, output 128, pool 90% of free memory"
     $bin serve --device cuda --plugin "$p" --requests 256 --rate inf --out "$csv" || status=1
