@@ -35,22 +35,17 @@ struct DecodeParams {
   float scale_log2;
 };
 
-// int8 tiles in flight per block: kStages - 1 are being copied while one is attended. An
-// int8 tile is half the bytes of an fp16 one, so a block needs more of them in flight to
-// keep as many bytes coming as the fused plugin's two fp16 stages do.
-constexpr int kStages = 4;
-
 // Shared memory of one block, in bytes from its start.
 template <typename T, int D, int TKV>
 struct SharedLayout {
-  static constexpr std::size_t q = 0;                                    // T [16][D], swizzled
-  static constexpr std::size_t k = q + kRows * D * sizeof(T);            // T [TKV][D] dequantized
-  static constexpr std::size_t v = k + TKV * D * sizeof(T);              // T [TKV][D]
-  static constexpr std::size_t k8 = v + TKV * D * sizeof(T);             // int8 [kStages][TKV][D]
-  static constexpr std::size_t v8 = k8 + kStages * TKV * D;              // int8 [kStages][TKV][D]
-  static constexpr std::size_t scales = v8 + kStages * TKV * D;          // float [kStages][2][TKV]
-  static constexpr std::size_t rows = scales + kStages * 2 * TKV * sizeof(float);  // int64 [kStages][TKV][2]
-  static constexpr std::size_t bytes = rows + kStages * 2 * TKV * sizeof(int64_t);
+  static constexpr std::size_t q = 0;                                  // T [16][D], swizzled
+  static constexpr std::size_t k = q + kRows * D * sizeof(T);          // T [TKV][D] dequantized
+  static constexpr std::size_t v = k + TKV * D * sizeof(T);            // T [TKV][D]
+  static constexpr std::size_t k8 = v + TKV * D * sizeof(T);           // int8 [2][TKV][D]
+  static constexpr std::size_t v8 = k8 + 2 * TKV * D;                  // int8 [2][TKV][D]
+  static constexpr std::size_t scales = v8 + 2 * TKV * D;              // float [2][2][TKV]
+  static constexpr std::size_t rows = scales + 4 * TKV * sizeof(float);  // int64 [2][TKV][2]
+  static constexpr std::size_t bytes = rows + 4 * TKV * sizeof(int64_t);
   // The warps' final merge reuses everything from k on.
   static_assert(decode_merge_floats(D, TKV / 16) * sizeof(float) <= rows - k, "merge scratch fits");
 };
@@ -156,26 +151,21 @@ __global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(Decode
   const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
 
   const T* q = static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
-  // Tile i uses stage i % kStages for its plan, int8 rows and scales. Tile i is planned
-  // kStages tiles ahead of its use (after the barrier that ends the last use of its stage)
-  // and its copies start kStages - 1 tiles ahead; a commit group per tile, empty past the
-  // end, so after tile i + kStages - 1's commit, "tile i has landed" is "at most kStages - 1
-  // groups still in flight".
   const auto plan = [&](int32_t i) {
-    plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i % kStages) * 2 * TKV);
+    plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i & 1) * 2 * TKV);
   };
   const auto load = [&](int32_t i) {
-    const int s = i % kStages;
-    if (i < num_tiles)
-      load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
-                                        sScales + s * 2 * TKV);
-    ptx::cp_async_commit();
+    const int s = i & 1;
+    load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
+                                      sScales + s * 2 * TKV);
   };
-  for (int32_t i = 0; i < kStages; ++i) plan(i);
+  plan(0);
+  plan(1);
   __syncthreads();
   load_rows_async<T, D, kRows, kThreads>(
-      sQ, q, [&](int r) -> const T* { return r < heads ? q + r * D : nullptr; });  // with tile 0
-  for (int32_t i = 0; i + 1 < kStages; ++i) load(i);
+      sQ, q, [&](int r) -> const T* { return r < heads ? q + r * D : nullptr; });
+  if (num_tiles > 0) load(0);
+  ptx::cp_async_commit();
 
   const int warp = threadIdx.x / 32;
   RowBounds<1> bounds;  // every row (query head) sees the split's keys
@@ -184,11 +174,17 @@ __global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(Decode
   WarpState<D, 1> st;
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
-    const int s = i % kStages;
-    load(i + kStages - 1);  // into the stage tile i - 1 used, freed by the last barrier
-    ptx::cp_async_wait<kStages - 1>();
+    const int s = i & 1;
+    // Tile i + 1's copies fly while this one is dequantized and attended.
+    if (i + 1 < num_tiles) {
+      load(i + 1);
+      ptx::cp_async_commit();
+      ptx::cp_async_wait<1>();
+    } else {
+      ptx::cp_async_wait<0>();
+    }
     __syncthreads();
-    plan(i + kStages);  // its stage's plan was last read by load(i) above
+    if (i + 2 < num_tiles) plan(i + 2);  // its plan slot's last reader was load(i) above
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end) {
       const float* scales = sScales + s * 2 * TKV;
@@ -198,7 +194,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(Decode
       warp_attend_tile<T, D, 1, 16>(sQ, 0, sK, sV, warp * 16, key0, key0 + 16 > end, bounds,
                                     p.scale_log2, st);
     }
-    __syncthreads();  // stage s is refilled (tile i + kStages) at the top of iteration i + 1
+    __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
   }
   ptx::cp_async_wait<0>();
   __syncthreads();
