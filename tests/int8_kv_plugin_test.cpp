@@ -272,19 +272,24 @@ TEST_P(Int8KvPlugin, ZeroTokensGiveFiniteOutputs) {
 }
 
 TEST_P(Int8KvPlugin, PerChannelScalesTameOutlierChannels) {
+  // Both layouts match their own cache exactly (expect_matches); against fp64, per-channel K
+  // is clearly closer. One small pattern's error is noisy (few output rows, one page opened
+  // by a single decode token), so the claim is checked on the errors summed over every
+  // pattern and dtype: at most half of per-token's (0.22-0.30 of it over 60 runs; one
+  // pattern alone ranged up to 1.5). results/int8_accuracy.md measures the full-size effect.
   uint64_t seed = std::random_device{}();
+  const uint64_t first_seed = seed;
+  double total[2] = {};
   for (int32_t dtype : dtypes())
     for (const Pattern& pattern : patterns()) {
-      // Both layouts match their own cache exactly; per-channel is much closer to fp64.
-      double rel_l2[2] = {};
       for (int32_t mode : {ATTNB_KV_QUANT_PER_TOKEN, ATTNB_KV_QUANT_K_PER_CHANNEL}) {
         const Result r = expect_matches(problem(dtype, 8, 2, 128, mode), pattern, {true, false}, seed);
-        rel_l2[mode] = compare(r.got, r.exact, {}).rel_l2_error;
+        total[mode] += compare(r.got, r.exact, {}).rel_l2_error;
       }
-      EXPECT_LT(rel_l2[ATTNB_KV_QUANT_K_PER_CHANNEL], rel_l2[ATTNB_KV_QUANT_PER_TOKEN] / 2)
-          << pattern.name << " " << dtype_name(dtype) << " seed " << seed;
       ++seed;
     }
+  EXPECT_LT(total[ATTNB_KV_QUANT_K_PER_CHANNEL], 0.5 * total[ATTNB_KV_QUANT_PER_TOKEN])
+      << "summed rel_l2, seeds from " << first_seed;
 }
 
 std::string device_label(const testing::TestParamInfo<AttnbDevice>& info) { return device_name(info.param); }
