@@ -217,6 +217,20 @@ __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const 
   }
 }
 
+// The start of a decode block: copies (cp.async, uncommitted) the rows of its `heads` query
+// heads, contiguous from q, into the 16-row tile sQ (rows past `heads` zero-filled), and
+// returns the bounds of a tile whose rows all see keys [begin, end).
+template <typename T, int D, int kThreads>
+__device__ __forceinline__ RowBounds<1> start_decode_rows(T* sQ, const T* q, int heads,
+                                                          int32_t begin, int32_t end) {
+  load_rows_async<T, D, 16, kThreads>(
+      sQ, q, [&](int r) -> const T* { return r < heads ? q + r * D : nullptr; });
+  RowBounds<1> bounds;
+  bounds.lo[0][0] = bounds.lo[0][1] = begin;
+  bounds.hi[0][0] = bounds.hi[0][1] = end;
+  return bounds;
+}
+
 // The end of a decode block: its kWarps warps have each run the online softmax of the same
 // 16 rows (query heads of one KV head) over different keys. Their states are merged through
 // `scratch` (kWarps * 16 * (D + 3) + 16 floats of shared memory, free by now): warp w's

@@ -162,15 +162,11 @@ __global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(Decode
   plan(0);
   plan(1);
   __syncthreads();
-  load_rows_async<T, D, kRows, kThreads>(
-      sQ, q, [&](int r) -> const T* { return r < heads ? q + r * D : nullptr; });
+  const RowBounds<1> bounds = start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
   if (num_tiles > 0) load(0);
   ptx::cp_async_commit();
 
   const int warp = threadIdx.x / 32;
-  RowBounds<1> bounds;  // every row (query head) sees the split's keys
-  bounds.lo[0][0] = bounds.lo[0][1] = begin;
-  bounds.hi[0][0] = bounds.hi[0][1] = end;
   WarpState<D, 1> st;
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
