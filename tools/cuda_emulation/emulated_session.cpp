@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <attnbench/core/random_tensor.hpp>
-#include <attnbench/core/reference_attention.hpp>
 #include <attnbench/numeric.hpp>
 #include <cstdlib>
 #include <cstring>
@@ -34,12 +33,6 @@ std::string GuardedBuffer::guard_damage() const {
 
 namespace {
 
-std::vector<int32_t> prefix_sum(const std::vector<int32_t>& counts) {
-  std::vector<int32_t> out{0};
-  for (int32_t c : counts) out.push_back(out.back() + c);
-  return out;
-}
-
 // The ABI view of `table` over the pool; its index arrays live in `arrays` (guarded too).
 struct CacheView {
   GuardedBuffer indptr, indices, last;
@@ -68,13 +61,8 @@ EmulatedSession::EmulatedSession(const LoadedPlugin& plugin, const AttnbProblem&
       num_pages_(num_pages),
       page_bytes_(plugin.kv_page_bytes(problem)),
       pool_(static_cast<std::size_t>(num_pages) * page_bytes_),
-      workspace_(plugin.workspace_bytes(problem)) {
-  table_.page_size = problem.page_size;
-  free_pages_.resize(static_cast<std::size_t>(num_pages));
-  std::iota(free_pages_.begin(), free_pages_.end(), 0);
-  std::mt19937_64 rng(seed);
-  std::shuffle(free_pages_.begin(), free_pages_.end(), rng);
-}
+      workspace_(plugin.workspace_bytes(problem)),
+      ledger_(problem, num_pages, seed) {}
 
 void EmulatedSession::check_memory(const char* call,
                                    const std::vector<const GuardedBuffer*>& inputs) const {
@@ -90,7 +78,7 @@ void EmulatedSession::check_memory(const char* call,
     if (!damage.empty()) throw std::runtime_error(std::string(call) + ": an argument: " + damage);
   }
   const auto* pool = static_cast<const unsigned char*>(pool_.data());
-  for (int32_t page : free_pages_)
+  for (int32_t page : ledger_.free_pages())
     for (std::size_t i = 0; i < page_bytes_; ++i)
       if (pool[page * page_bytes_ + i] != 0xff)
         throw std::runtime_error(std::string(call) + ": page " + std::to_string(page) +
@@ -100,28 +88,8 @@ void EmulatedSession::check_memory(const char* call,
 
 void EmulatedSession::append(const std::vector<int32_t>& new_tokens, const std::vector<float>& k,
                              const std::vector<float>& v) {
-  const std::size_t row = static_cast<std::size_t>(problem_.num_kv_heads) * problem_.head_dim;
-  const std::vector<int32_t> indptr = prefix_sum(new_tokens);
-  if (k.size() != indptr.back() * row || v.size() != k.size())
-    throw std::invalid_argument("append: k/v size does not match the token counts");
-  table_.lengths.resize(new_tokens.size(), 0);
-  table_.pages.resize(new_tokens.size());
-  k_history_.resize(new_tokens.size());
-  v_history_.resize(new_tokens.size());
-  for (std::size_t b = 0; b < new_tokens.size(); ++b) {
-    table_.lengths[b] += new_tokens[b];
-    while (static_cast<int64_t>(table_.pages[b].size()) <
-           pages_for(table_.lengths[b], table_.page_size)) {
-      if (free_pages_.empty()) throw std::runtime_error("append: page pool exhausted");
-      table_.pages[b].push_back(free_pages_.back());
-      free_pages_.pop_back();
-    }
-    k_history_[b].insert(k_history_[b].end(), k.begin() + indptr[b] * row,
-                         k.begin() + indptr[b + 1] * row);
-    v_history_[b].insert(v_history_[b].end(), v.begin() + indptr[b] * row,
-                         v.begin() + indptr[b + 1] * row);
-  }
-  const CacheView cache(table_, pool_.data(), page_bytes_, num_pages_);
+  const std::vector<int32_t> indptr = ledger_.append(new_tokens, k, v);
+  const CacheView cache(ledger_.table(), pool_.data(), page_bytes_, num_pages_);
   const GuardedBuffer k_dev = GuardedBuffer::of(pack_as(k, problem_.dtype));
   const GuardedBuffer v_dev = GuardedBuffer::of(pack_as(v, problem_.dtype));
   const GuardedBuffer indptr_dev = GuardedBuffer::of(indptr);
@@ -142,9 +110,9 @@ void EmulatedSession::append(const std::vector<int32_t>& new_tokens, const std::
 std::vector<float> EmulatedSession::attend(const std::vector<int32_t>& q_lens,
                                            const std::vector<float>& q, bool decode) {
   const std::vector<int32_t> indptr = prefix_sum(q_lens);
-  if (q_lens.size() != table_.lengths.size())
+  if (q_lens.size() != ledger_.table().lengths.size())
     throw std::invalid_argument("attend: one query count per sequence expected");
-  const CacheView cache(table_, pool_.data(), page_bytes_, num_pages_);
+  const CacheView cache(ledger_.table(), pool_.data(), page_bytes_, num_pages_);
   const GuardedBuffer q_dev = GuardedBuffer::of(pack_as(q, problem_.dtype));
   GuardedBuffer o_dev(q.size() * dtype_size(problem_.dtype));  // NaN until written
   const GuardedBuffer indptr_dev = GuardedBuffer::of(indptr);
@@ -169,16 +137,7 @@ std::vector<float> EmulatedSession::attend(const std::vector<int32_t>& q_lens,
 
 std::vector<double> EmulatedSession::reference(const std::vector<int32_t>& q_lens,
                                                const std::vector<float>& q) const {
-  AttentionShape shape = attention_shape_of(problem_);
-  shape.q_indptr = prefix_sum(q_lens);
-  shape.kv_indptr = {0};
-  std::vector<float> k, v;
-  for (std::size_t b = 0; b < k_history_.size(); ++b) {
-    k.insert(k.end(), k_history_[b].begin(), k_history_[b].end());
-    v.insert(v.end(), v_history_[b].begin(), v_history_[b].end());
-    shape.kv_indptr.push_back(shape.kv_indptr.back() + static_cast<int32_t>(table_.lengths[b]));
-  }
-  return reference_attention(shape, to_double(q), to_double(k), to_double(v));
+  return ledger_.reference(q_lens, q);
 }
 
 }  // namespace attnbench::emulation

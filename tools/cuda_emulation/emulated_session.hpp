@@ -10,6 +10,7 @@
 
 #include <attnbench/core/loaded_plugin.hpp>
 #include <attnbench/core/page_table.hpp>
+#include <attnbench/core/session_ledger.hpp>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -71,9 +72,7 @@ class EmulatedSession {
   int64_t num_pages_;
   std::size_t page_bytes_;
   GuardedBuffer pool_, workspace_;
-  std::vector<int32_t> free_pages_;
-  PageTable table_;
-  std::vector<std::vector<float>> k_history_, v_history_;  // per sequence, [len, Hkv, D]
+  SessionLedger ledger_;
 };
 
 }  // namespace attnbench::emulation

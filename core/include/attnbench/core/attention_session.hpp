@@ -7,6 +7,7 @@
 #include <attnbench/core/buffer.hpp>
 #include <attnbench/core/loaded_plugin.hpp>
 #include <attnbench/core/page_table.hpp>
+#include <attnbench/core/session_ledger.hpp>
 
 #include <memory>
 #include <random>
@@ -32,10 +33,10 @@ class AttentionSession {
   // The fp64 reference for the same call over what has been appended.
   std::vector<double> reference(const std::vector<int32_t>& q_lens, const std::vector<float>& q) const;
 
-  const std::vector<int64_t>& lengths() const { return table_.lengths; }
+  const std::vector<int64_t>& lengths() const { return ledger_.table().lengths; }
   const AttnbProblem& problem() const { return problem_; }
   AttentionOp& op() { return *op_; }  // e.g. to set tunables before the calls
-  int64_t pages_in_use() const { return num_pages_ - static_cast<int64_t>(free_pages_.size()); }
+  int64_t pages_in_use() const { return ledger_.pages_in_use(); }
 
  private:
   std::vector<float> attend(const std::vector<int32_t>& q_lens, const std::vector<float>& q,
@@ -47,9 +48,7 @@ class AttentionSession {
   int64_t num_pages_;
   std::size_t page_bytes_;
   Buffer pool_, workspace_;
-  std::vector<int32_t> free_pages_;
-  PageTable table_;
-  std::vector<std::vector<float>> k_history_, v_history_;  // per sequence, [len, Hkv, D]
+  SessionLedger ledger_;
 };
 
 }  // namespace attnbench
