@@ -71,6 +71,19 @@ void dispatch_half_types(int32_t dtype, F&& f) {
 // Writes new tokens' K and V into the plain pages, quantization-free; one block per token.
 void cuda_append(const AttnbProblem& problem, const AttnbAppendArgs& args);
 
+// Kernels with more than 48 KiB of dynamic shared memory must say so first, once each;
+// `what` names the kernel in the error.
+template <typename Kernel>
+void allow_shared_memory(Kernel kernel, std::size_t bytes, const char* what) {
+  if (bytes <= 48 * 1024) return;
+  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(bytes));
+  if (err != cudaSuccess)
+    throw Error(ATTNB_ERR_DEVICE, std::string("cannot give the ") + what + " " +
+                                      std::to_string(bytes) + " bytes of shared memory: " +
+                                      cudaGetErrorString(err));
+}
+
 // Blocks of `kernel` the whole device holds at once: its occupancy per SM times the SMs.
 template <typename Kernel>
 int64_t resident_blocks(Kernel kernel, int threads, std::size_t shared_bytes, int32_t sm_count) {

@@ -102,7 +102,7 @@ void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int3
   static_assert(flash::decode_merge_floats(D, TKV / 16) <= 4 * TKV * D * sizeof(T) / 4,
                 "merge scratch fits in the K/V stages");
   const auto kernel = flash_decode_kernel<T, D, TKV>;
-  static const bool configured = (allow_shared_memory(kernel, kSmem), true);
+  static const bool configured = (allow_shared_memory(kernel, kSmem, "fused decode kernel"), true);
   (void)configured;
   static const int64_t resident = plain_kv::resident_blocks(kernel, kThreads, kSmem, sm_count);
   const int64_t blocks_per_split = static_cast<int64_t>(params.batch) * num_kv_heads * params.head_chunks;

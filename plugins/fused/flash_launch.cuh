@@ -46,16 +46,6 @@ void with_constant(int value, const char* what, F&& f) {
     throw Unsupported(std::string(what) + " " + std::to_string(value) + " has no CUDA kernel");
 }
 
-// Kernels with more than 48 KiB of dynamic shared memory must say so first, once each.
-template <typename Kernel>
-void allow_shared_memory(Kernel kernel, std::size_t bytes) {
-  if (bytes <= 48 * 1024) return;
-  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(bytes));
-  if (err != cudaSuccess)
-    throw Error(ATTNB_ERR_DEVICE, std::string("cannot give a fused kernel ") +
-                                      std::to_string(bytes) +
-                                      " bytes of shared memory: " + cudaGetErrorString(err));
-}
+using plain_kv::allow_shared_memory;
 
 }  // namespace attnbench::fused

@@ -150,7 +150,7 @@ void launch_prefill(const AttendParams& params, int32_t tiles, cudaStream_t stre
   constexpr std::size_t kSmem =
       static_cast<std::size_t>(TQ + 4 * TKV) * D * sizeof(T) + 2 * TKV * sizeof(int64_t);
   const auto kernel = flash_prefill_kernel<T, D, TQ, TKV, MT>;
-  static const bool configured = (allow_shared_memory(kernel, kSmem), true);
+  static const bool configured = (allow_shared_memory(kernel, kSmem, "fused prefill kernel"), true);
   (void)configured;
   kernel<<<dim3(params.num_q_heads, tiles), kThreads, kSmem, stream>>>(params);
   plain_kv::check_launch("fused prefill kernel");

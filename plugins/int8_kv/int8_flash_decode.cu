@@ -207,12 +207,9 @@ template <typename T, int D>
 int64_t configure(int32_t sm_count) {
   constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv>::bytes;
   const auto kernel = int8_flash_decode_kernel<T, D, kTileKv>;
-  static const cudaError_t configured =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem));
-  if (configured != cudaSuccess)
-    throw Error(ATTNB_ERR_DEVICE, std::string("cannot give the int8 decode kernel ") +
-                                      std::to_string(kSmem) + " bytes of shared memory: " +
-                                      cudaGetErrorString(configured));
+  static const bool configured =
+      (plain_kv::allow_shared_memory(kernel, kSmem, "int8_kv decode kernel"), true);
+  (void)configured;
   static const int64_t resident = plain_kv::resident_blocks(kernel, kTileKv / 16 * 32, kSmem, sm_count);
   return resident;
 }
