@@ -23,7 +23,6 @@ namespace {
 constexpr int32_t kThreads = 128;
 constexpr int32_t kWarps = kThreads / 32;
 constexpr int32_t kUnroll = 2;             // rows a lane has in flight per K and per V
-constexpr int32_t kResidentPerSm = 2;  // attend_kernel blocks an SM holds (~255 registers a thread)
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr unsigned kFullMask = 0xffffffffu;
 
@@ -351,17 +350,28 @@ int32_t choose_splits(const AttnbProblem& p, const AttnbPagedKv& cache, int32_t 
                                plain_kv::split_capacity(p.max_batch, kMaxSplits, tokens));
 }
 
-template <typename T, int D, int GT>
-void launch_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
-                   const int32_t* q_indptr, int32_t tokens, int32_t chunks, int32_t splits,
-                   float* part_o, float* part_lse, cudaStream_t stream) {
-  const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(D));
-  const dim3 grid(tokens, p.num_kv_heads * chunks, splits);
-  auto kernel = layout.k_per_channel ? attend_kernel<T, D, GT, true> : attend_kernel<T, D, GT, false>;
-  kernel<<<grid, kThreads, 0, stream>>>(*a.cache, layout, static_cast<const T*>(a.q), static_cast<T*>(a.o),
-                                        q_indptr, part_o, part_lse, p.num_q_heads, p.causal, p.window,
-                                        sm_scale * kLog2e, chunks);
-  check_launch("int8_kv attention kernel");
+// Calls f(kernel, T*, integral_constant D) with the attend_kernel instance for the problem's
+// dtype and head dim, the group tile and the K scale layout: what is launched, and what the
+// split plan asks the occupancy of.
+template <typename F>
+void with_attend_kernel(const AttnbProblem& p, const Layout& layout, int32_t tile, F&& f) {
+  dispatch_half_types(p.dtype, [&](auto* type_tag) {
+    using T = std::remove_pointer_t<decltype(type_tag)>;
+    auto by_tile = [&](auto head_dim) {
+      constexpr int D = decltype(head_dim)::value;
+      auto with = [&](auto group_tile) {
+        constexpr int GT = decltype(group_tile)::value;
+        f(layout.k_per_channel ? attend_kernel<T, D, GT, true> : attend_kernel<T, D, GT, false>,
+          type_tag, head_dim);
+      };
+      if (tile == 4) with(std::integral_constant<int, 4>{});
+      else if (tile == 2) with(std::integral_constant<int, 2>{});
+      else with(std::integral_constant<int, 1>{});
+    };
+    if (p.head_dim == 128) by_tile(std::integral_constant<int, 128>{});
+    else if (p.head_dim == 64) by_tile(std::integral_constant<int, 64>{});
+    else throw Unsupported("head_dim " + std::to_string(p.head_dim) + " has no CUDA kernel");
+  });
 }
 
 }  // namespace
@@ -414,8 +424,10 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
     splits = choose_splits(p, cache, tokens, (group + 15) / 16, kv_splits,
                            cuda_flash_decode_resident_blocks(p, sm_count), 64);
   else if (decode)  // a block takes 2 x 128 / (D / 16) rows a step: 32 keys for D = 128
-    splits = choose_splits(p, cache, tokens, chunks, kv_splits,
-                           static_cast<int64_t>(kResidentPerSm) * sm_count, 32);
+    with_attend_kernel(p, layout, tile, [&](auto kernel, auto*, auto) {
+      splits = choose_splits(p, cache, tokens, chunks, kv_splits,
+                             plain_kv::resident_blocks(kernel, kThreads, 0, sm_count), 32);
+    });
   if (splits > 1 && a.workspace_bytes < cuda_workspace_bytes(p))
     throw Error(ATTNB_ERR_OUT_OF_MEMORY, "workspace smaller than workspace_bytes()");
   const int32_t* q_indptr = a.q_indptr_host ? a.q_indptr : nullptr;
@@ -427,18 +439,14 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   if (tensor_cores) {
     cuda_flash_decode(p, layout, a, splits, part_o, part_lse, sm_count);
   } else {
-    dispatch_half_types(p.dtype, [&](auto* type_tag) {
+    const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+    with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {
       using T = std::remove_pointer_t<decltype(type_tag)>;
-      auto by_tile = [&](auto head_dim) {
-        constexpr int D = decltype(head_dim)::value;
-        if (tile == 4) launch_attend<T, D, 4>(p, layout, a, q_indptr, tokens, chunks, splits, part_o, part_lse, stream);
-        else if (tile == 2) launch_attend<T, D, 2>(p, layout, a, q_indptr, tokens, chunks, splits, part_o, part_lse, stream);
-        else launch_attend<T, D, 1>(p, layout, a, q_indptr, tokens, chunks, splits, part_o, part_lse, stream);
-      };
-      if (p.head_dim == 128) by_tile(std::integral_constant<int, 128>{});
-      else if (p.head_dim == 64) by_tile(std::integral_constant<int, 64>{});
-      else throw Unsupported("head_dim " + std::to_string(p.head_dim) + " has no CUDA kernel");
+      kernel<<<dim3(tokens, p.num_kv_heads * chunks, splits), kThreads, 0, stream>>>(
+          *a.cache, layout, static_cast<const T*>(a.q), static_cast<T*>(a.o), q_indptr, part_o,
+          part_lse, p.num_q_heads, p.causal, p.window, sm_scale * kLog2e, chunks);
     });
+    check_launch("int8_kv attention kernel");
   }
   if (splits > 1) {
     dispatch_half_types(p.dtype, [&](auto* type_tag) {
