@@ -12,7 +12,8 @@ using attnbench::plain_kv::split_capacity;
 using attnbench::plain_kv::split_range;
 using attnbench::plain_kv::split_slots;
 
-constexpr int64_t kResident = 132 * 3;
+constexpr int32_t kSms = 132;
+constexpr int64_t kResident = kSms * 3;
 
 TEST(SplitRange, SplitsCoverTheKeysOnceOnTileBoundaries) {
   for (int64_t lo : {0, 5, 100})
@@ -30,25 +31,28 @@ TEST(SplitRange, SplitsCoverTheKeysOnceOnTileBoundaries) {
       }
 }
 
-TEST(PlanSplits, FillsTheLastWaveOfResidentBlocks) {
-  // 32 sequences x 8 KV heads = 256 blocks: 0.65 of a wave; 3 splits make 1.94 waves.
-  EXPECT_EQ(plan_splits(0, 4096, 256, kResident, 64, 64), 3);
-  // 8 x 8 = 64 blocks: 6 splits fill 97% of one wave.
-  EXPECT_EQ(plan_splits(0, 32768, 64, kResident, 64, 64), 6);
-  // Batch 1: as many splits as fit one wave, within the capacity.
-  EXPECT_EQ(plan_splits(0, 65536, 8, kResident, 64, 64), 45);
-  EXPECT_EQ(plan_splits(0, 65536, 8, kResident, 64, 16), 15);  // within 90% of 16 splits
+TEST(PlanSplits, TwoResidentBlocksAnSmWithinOneWave) {
+  // 32 sequences x 8 KV heads = 256 blocks: nearly two an SM already, and a second split
+  // would not fit one wave of resident blocks.
+  EXPECT_EQ(plan_splits(0, 4096, 256, kResident, kSms, 64, 64), 1);
+  // 8 x 8 = 64 blocks: 5 splits give 320, two an SM.
+  EXPECT_EQ(plan_splits(0, 32768, 64, kResident, kSms, 64, 64), 5);
+  // Batch 1: 33 splits of 8 blocks, within the capacity.
+  EXPECT_EQ(plan_splits(0, 65536, 8, kResident, kSms, 64, 64), 33);
+  EXPECT_EQ(plan_splits(0, 65536, 8, kResident, kSms, 64, 16), 16);
+  // A kernel of which an SM holds one block: one wave of them.
+  EXPECT_EQ(plan_splits(0, 65536, 8, kSms, kSms, 128, 64), 16);
 }
 
 TEST(PlanSplits, OneSplitWhereSplittingCannotPay) {
-  EXPECT_EQ(plan_splits(0, 32768, 1024, kResident, 64, 64), 1);  // the grid fills the device
-  EXPECT_EQ(plan_splits(0, 200, 8, kResident, 64, 64), 1);       // under 4 tiles a split
-  EXPECT_EQ(plan_splits(0, 65536, 8, 0, 64, 64), 1);             // the CPU: no resident count
+  EXPECT_EQ(plan_splits(0, 32768, 1024, kResident, kSms, 64, 64), 1);  // the grid fills the device
+  EXPECT_EQ(plan_splits(0, 200, 8, kResident, kSms, 64, 64), 1);       // under 4 tiles a split
+  EXPECT_EQ(plan_splits(0, 65536, 8, 0, 0, 64, 64), 1);                // the CPU: no resident count
 }
 
 TEST(PlanSplits, ARequestIsTakenWithinTheCapacity) {
-  EXPECT_EQ(plan_splits(4, 100, 1024, kResident, 64, 64), 4);
-  EXPECT_EQ(plan_splits(32, 100, 8, kResident, 64, 16), 16);
+  EXPECT_EQ(plan_splits(4, 100, 1024, kResident, kSms, 64, 64), 4);
+  EXPECT_EQ(plan_splits(32, 100, 8, kResident, kSms, 64, 16), 16);
 }
 
 TEST(SplitCapacity, EveryBatchUpToTheMaximumFitsTheWorkspace) {

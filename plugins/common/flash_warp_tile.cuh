@@ -26,10 +26,13 @@ __device__ __forceinline__ int swizzled(int row, int chunk) {
   return row * D + ((chunk ^ (row & 7)) << 3);
 }
 
-// Issues cp.async copies of ROWS rows of D elements into a swizzled tile; `source(r)` is
-// the global address of row r, or nullptr for a row to zero-fill.
-template <typename T, int D, int ROWS, int THREADS, typename Source>
-__device__ __forceinline__ void load_rows_async(T* tile, const T* any_valid, Source source) {
+// Issues cp.async copies of ROWS rows of D elements into a swizzled tile: `row_offset(r)` is
+// row r's offset in elements from `base`, or -1 for a row to zero-fill. A zero-filled row
+// still hands cp.async an address, and that must be a mapped one (base): an address formed
+// from a null row pointer faulted on the H100 (a 16-byte read at 0x10), even with nothing
+// to read.
+template <typename T, int D, int ROWS, int THREADS, typename RowOffset>
+__device__ __forceinline__ void load_rows_async(T* tile, const T* base, RowOffset row_offset) {
   constexpr int kChunks = D / 8;  // 16-byte chunks per row
   constexpr int kCopies = (ROWS * kChunks + THREADS - 1) / THREADS;
 #pragma unroll
@@ -37,9 +40,9 @@ __device__ __forceinline__ void load_rows_async(T* tile, const T* any_valid, Sou
     const int i = k * THREADS + threadIdx.x;  // consecutive threads: consecutive chunks of a row
     if ((ROWS * kChunks) % THREADS != 0 && i >= ROWS * kChunks) break;
     const int row = i / kChunks, chunk = i % kChunks;
-    const T* src = source(row);
-    ptx::cp_async_16(tile + swizzled<D>(row, chunk), src ? src + chunk * 8 : any_valid,
-                     src != nullptr);
+    const int64_t offset = row_offset(row);
+    const bool valid = offset >= 0;
+    ptx::cp_async_16(tile + swizzled<D>(row, chunk), base + (valid ? offset + chunk * 8 : 0), valid);
   }
 }
 
@@ -91,11 +94,20 @@ struct RowBounds {
 //   into the accumulator. S and P live only in registers: the C
 //   fragments of two adjacent n8 tiles of S are exactly the A fragment of one k16 step of
 //   P V, so P never goes through shared memory either.
-template <typename T, int D, int MT, int KEYS>
+// A cache that stores each key's K and V rows scaled (int8_kv: integers times a per-token
+// scale) passes the scales instead of applying them to every element: tile row r's scores
+// are multiplied by k(r), and its weights, for P V only, by v(r). A plain cache has none.
+struct NoKeyScales {
+  __device__ __forceinline__ float k(int) const { return 1.0f; }
+  __device__ __forceinline__ float v(int) const { return 1.0f; }
+};
+
+template <typename T, int D, int MT, int KEYS, typename KeyScales = NoKeyScales>
 __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const T* sK, const T* sV,
                                                  int key_row0, int32_t key0, bool masked,
                                                  const RowBounds<MT>& bounds, float scale_log2,
-                                                 WarpState<D, MT>& st) {
+                                                 WarpState<D, MT>& st,
+                                                 const KeyScales& key_scales = {}) {
   static_assert(KEYS % 16 == 0 && D % 16 == 0, "whole k16 steps");
   const int lane = threadIdx.x & 31, t = lane & 3;
   float s[MT][KEYS / 8][4];
@@ -132,14 +144,19 @@ __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const 
 
   // Scores to log2 units (exp2 is the native instruction), -inf outside each row's bounds
   // when the tile needs a mask. Element c of n8 tile n is row g + 8 (c / 2) of m16 tile mt,
-  // key key0 + 8 n + 2 t + c % 2.
+  // key key0 + 8 n + 2 t + c % 2 (tile row key_row0 + 8 n + 2 t + c % 2).
+  float k_factor[KEYS / 8][2];
+#pragma unroll
+  for (int n = 0; n < KEYS / 8; ++n)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) k_factor[n][j] = scale_log2 * key_scales.k(key_row0 + n * 8 + 2 * t + j);
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int n = 0; n < KEYS / 8; ++n)
 #pragma unroll
       for (int c = 0; c < 4; ++c) {
-        s[mt][n][c] *= scale_log2;
+        s[mt][n][c] *= k_factor[n][c & 1];
         if (masked) {
           const int32_t key = key0 + n * 8 + 2 * t + (c & 1);
           if (key < bounds.lo[mt][c >> 1] || key >= bounds.hi[mt][c >> 1]) s[mt][n][c] = kNegInf;
@@ -192,15 +209,21 @@ __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const 
   // and 2kk + 1. B (V, keys x D, row-major in shared memory) needs the transposing load:
   // lane l addresses key (l % 8) + 8 ((l / 8) % 2), chunk l / 16, giving b0, b1 of
   // columns +0..7 and b0, b1 of columns +8..15.
+  float v_factor[KEYS / 8][2];
+#pragma unroll
+  for (int n = 0; n < KEYS / 8; ++n)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) v_factor[n][j] = key_scales.v(key_row0 + n * 8 + 2 * t + j);
+  const auto weight = [&](int mt, int n, int c) { return s[mt][n][c] * v_factor[n][c & 1]; };
 #pragma unroll
   for (int kk = 0; kk < KEYS / 16; ++kk) {
     uint32_t a[MT][4];
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
-      a[mt][0] = ptx::pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-      a[mt][1] = ptx::pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-      a[mt][2] = ptx::pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-      a[mt][3] = ptx::pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      a[mt][0] = ptx::pack2<T>(weight(mt, 2 * kk, 0), weight(mt, 2 * kk, 1));
+      a[mt][1] = ptx::pack2<T>(weight(mt, 2 * kk, 2), weight(mt, 2 * kk, 3));
+      a[mt][2] = ptx::pack2<T>(weight(mt, 2 * kk + 1, 0), weight(mt, 2 * kk + 1, 1));
+      a[mt][3] = ptx::pack2<T>(weight(mt, 2 * kk + 1, 2), weight(mt, 2 * kk + 1, 3));
     }
 #pragma unroll
     for (int dd = 0; dd < D / 16; ++dd) {
@@ -224,7 +247,7 @@ template <typename T, int D, int kThreads>
 __device__ __forceinline__ RowBounds<1> start_decode_rows(T* sQ, const T* q, int heads,
                                                           int32_t begin, int32_t end) {
   load_rows_async<T, D, 16, kThreads>(
-      sQ, q, [&](int r) -> const T* { return r < heads ? q + r * D : nullptr; });
+      sQ, q, [&](int r) -> int64_t { return r < heads ? static_cast<int64_t>(r) * D : -1; });
   RowBounds<1> bounds;
   bounds.lo[0][0] = bounds.lo[0][1] = begin;
   bounds.hi[0][0] = bounds.hi[0][1] = end;

@@ -17,6 +17,7 @@
 #include "grouped_attention.hpp"
 
 #include "cuda_common.cuh"
+#include "split_merge.cuh"
 
 #include <algorithm>
 #include <cmath>
@@ -332,30 +333,6 @@ __global__ void __launch_bounds__(1024) grouped_attention_kernel(const Params p)
   }
 }
 
-// One block per (sequence, query head), a thread per output pair: the splits' outputs
-// weighted by their share of the softmax mass, 2^(lse_s - max lse).
-template <typename T>
-__global__ void merge_splits_kernel(const float* part_o, const float* part_lse, T* o, int32_t splits,
-                                    int32_t head_dim) {
-  using T2 = typename Pair<T>::type;
-  const std::size_t head_row = blockIdx.x, first = head_row * splits;
-  const int32_t pair = threadIdx.x;
-  float m = -INFINITY;
-  for (int32_t s = 0; s < splits; ++s) m = fmaxf(m, part_lse[first + s]);
-  float2 acc = make_float2(0.0f, 0.0f);
-  float total = 0.0f;
-  if (m != -INFINITY)
-    for (int32_t s = 0; s < splits; ++s) {
-      const float w = exp2f(part_lse[first + s] - m);
-      const float2 x = reinterpret_cast<const float2*>(part_o + (first + s) * head_dim)[pair];
-      total += w;
-      acc.x += w * x.x;
-      acc.y += w * x.y;
-    }
-  const float inv = total > 0 ? 1.0f / total : 0.0f;
-  reinterpret_cast<T2*>(o + head_row * head_dim)[pair] = from_float2<T2>(acc.x * inv, acc.y * inv);
-}
-
 int32_t keys_per_tile(int32_t head_dim) {
   return head_dim == 64 ? Tiling<64>::kKeys : Tiling<128>::kKeys;
 }
@@ -534,9 +511,8 @@ void cuda_grouped_decode(const AttnbProblem& p, const AttnbAttendArgs& a) {
   if (plan.splits == 1) return;
   dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
-    merge_splits_kernel<T><<<batch * p.num_q_heads, p.head_dim / 2, 0, stream>>>(
-        params.part_o, params.part_lse, static_cast<T*>(a.o), plan.splits, p.head_dim);
-    check_launch("grouped attention merge kernel");
+    merge_splits(params.part_o, params.part_lse, static_cast<T*>(a.o),
+                 static_cast<int64_t>(batch) * p.num_q_heads, plan.splits, p.head_dim, stream);
   });
 }
 

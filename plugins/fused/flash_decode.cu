@@ -2,6 +2,7 @@
 // ranges, each attended by its own block, and the partial results merged by log-sum-exp,
 // so a batch of one with a long context still fills the GPU.
 #include "flash_launch.cuh"
+#include "../common/split_merge.cuh"
 #include "fused_cuda.hpp"
 
 #include <algorithm>
@@ -15,17 +16,19 @@ constexpr int kHeadsPerBlock = 16;  // the rows of one m16 MMA tile
 // One block per (split, chunk of up to 16 query heads of a group, KV head, sequence). The
 // chunk's query heads, all at the sequence's last position, are the rows of one m16 tile;
 // the TKV / 16 warps take 16 keys each of every K/V tile, so the group's K and V rows are
-// read by one block, once. K/V tiles are double-buffered with cp.async as in prefill. At the
-// end the warps' states are merged in shared memory; with one split the block writes the
-// output, otherwise its normalized partial output and log2-sum-exp2 go to the workspace.
-template <typename T, int D, int TKV>
+// read by one block, once. Decode only streams memory, so what matters is how many bytes
+// are in flight: K/V tiles go through STAGES shared-memory stages with cp.async, STAGES - 1
+// tiles ahead of the one attended. At the end the warps' states are merged in shared
+// memory; with one split the block writes the output, otherwise its normalized partial
+// output and log2-sum-exp2 go to the workspace.
+template <typename T, int D, int TKV, int STAGES>
 __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParams p) {
   constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kRows = kHeadsPerBlock;
   extern __shared__ __align__(128) unsigned char smem[];
-  T* sQ = reinterpret_cast<T*>(smem);                          // [16][D]
-  T* sK = sQ + kRows * D;                                      // [2][TKV][D]
-  T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
-  auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [2][TKV] planned K/V rows
+  T* sQ = reinterpret_cast<T*>(smem);                               // [16][D]
+  T* sK = sQ + kRows * D;                                           // [STAGES][TKV][D]
+  T* sV = sK + STAGES * TKV * D;                                    // [STAGES][TKV][D]
+  auto* sRows = reinterpret_cast<int64_t*>(sV + STAGES * TKV * D);  // [STAGES][TKV] K/V rows
 
   const int32_t split = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
   const int32_t kvh = blockIdx.y, b = blockIdx.z;
@@ -39,24 +42,31 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   // The chunk's query rows: token b, heads head0 .. head0 + heads - 1, contiguous.
   const T* q =
       static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
-  // Tile i's page lookups go to sRows[i % 2], two tiles ahead of its use, as in prefill.
+  // Tile i lives in stage i % STAGES: its page lookups in sRows, its K and V in sK, sV.
   const auto plan = [&](int32_t i) {
-    plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i & 1) * TKV);
+    plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i % STAGES) * TKV);
   };
-  plan(0);
-  plan(1);
+  const auto load = [&](int32_t i) {
+    const int stage = i % STAGES;
+    if (i < num_tiles)
+      load_kv_tile_async<T, D, TKV, kThreads>(p, sRows + stage * TKV, sK + stage * TKV * D,
+                                              sV + stage * TKV * D);
+    ptx::cp_async_commit();  // a group even when empty: tile i is always the i-th group
+  };
+  for (int i = 0; i < STAGES; ++i) plan(i);
   __syncthreads();
   const RowBounds<1> bounds = start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
-  if (num_tiles > 0) load_kv_tile_async<T, D, TKV, kThreads>(p, sRows, sK, sV);
-  ptx::cp_async_commit();
+  for (int i = 0; i < STAGES - 1; ++i) load(i);  // Q travels with tile 0
 
   const int warp = threadIdx.x / 32;
   WarpState<D, 1> st;
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
-    const int stage = i & 1;
-    next_kv_tile_ready<T, D, TKV, kThreads>(p, i, num_tiles, sRows, sK, sV);
-    if (i + 2 < num_tiles) plan(i + 2);
+    const int stage = i % STAGES;
+    load(i + STAGES - 1);  // into tile i - 1's stage, free since the barrier that ended it
+    ptx::cp_async_wait<STAGES - 1>();  // tile i has landed
+    __syncthreads();
+    if (i + STAGES < num_tiles) plan(i + STAGES);  // tile i's slot: its last reader was load(i)
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end)
       warp_attend_tile<T, D, 1, 16>(sQ, 0, sK + stage * TKV * D, sV + stage * TKV * D, warp * 16,
@@ -72,49 +82,31 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
                                   static_cast<T*>(p.o), p.part_o, p.part_lse, p.num_splits, split);
 }
 
-// Combines each query head's split partials: split s holds the share exp2(lse_s - lse) of
-// the whole softmax, lse = log2 sum_s exp2(lse_s). A block per (query head, sequence), a
-// thread per element of the head dim.
-template <typename T>
-__global__ void merge_splits_kernel(AttendParams p) {
-  const int e = threadIdx.x, d = blockDim.x;
-  const std::size_t row = static_cast<std::size_t>(blockIdx.y) * p.num_q_heads + blockIdx.x;
-  const float* lse = p.part_lse + row * p.num_splits;
-  float top = kNegInf;
-  for (int s = 0; s < p.num_splits; ++s) top = fmaxf(top, lse[s]);
-  float total = 0.0f, out = 0.0f;
-  for (int s = 0; s < p.num_splits; ++s) {
-    const float weight = top == kNegInf ? 0.0f : exp2f(lse[s] - top);
-    total += weight;
-    out += weight * p.part_o[(row * p.num_splits + s) * d + e];
-  }
-  static_cast<T*>(p.o)[row * d + e] = plain_kv::from_float<T>(total > 0 ? out / total : 0.0f);
-}
-
 // Plans the split count (it depends on how many blocks of this kernel the device holds at
 // once) and launches the decode, then the merge of the splits.
-template <typename T, int D, int TKV>
+template <typename T, int D, int TKV, int STAGES>
 void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int32_t max_batch,
                    int32_t num_kv_heads, int32_t sm_count, cudaStream_t stream) {
   constexpr int kThreads = TKV / 16 * 32;
-  constexpr std::size_t kSmem = static_cast<std::size_t>(kHeadsPerBlock + 4 * TKV) * D * sizeof(T) +
-                                2 * TKV * sizeof(int64_t);
-  static_assert(flash::decode_merge_floats(D, TKV / 16) <= 4 * TKV * D * sizeof(T) / 4,
+  constexpr std::size_t kSmem =
+      static_cast<std::size_t>(kHeadsPerBlock + 2 * STAGES * TKV) * D * sizeof(T) +
+      STAGES * TKV * sizeof(int64_t);
+  static_assert(flash::decode_merge_floats(D, TKV / 16) <= 2 * STAGES * TKV * D * sizeof(T) / 4,
                 "merge scratch fits in the K/V stages");
-  const auto kernel = flash_decode_kernel<T, D, TKV>;
+  const auto kernel = flash_decode_kernel<T, D, TKV, STAGES>;
   static const bool configured = (allow_shared_memory(kernel, kSmem, "fused decode kernel"), true);
   (void)configured;
   static const int64_t resident = plain_kv::resident_blocks(kernel, kThreads, kSmem, sm_count);
   const int64_t blocks_per_split = static_cast<int64_t>(params.batch) * num_kv_heads * params.head_chunks;
-  params.num_splits = plan_splits(t.num_splits, longest, blocks_per_split, resident, TKV,
+  params.num_splits = plan_splits(t.num_splits, longest, blocks_per_split, resident, sm_count, TKV,
                                   plain_kv::split_capacity(max_batch, kMaxSplits, params.batch));
   const dim3 grid(params.num_splits * params.head_chunks, num_kv_heads, params.batch);
   kernel<<<grid, kThreads, kSmem, stream>>>(params);
   plain_kv::check_launch("fused decode kernel");
-  if (params.num_splits > 1) {
-    merge_splits_kernel<T><<<dim3(params.num_q_heads, params.batch), D, 0, stream>>>(params);
-    plain_kv::check_launch("fused split merge kernel");
-  }
+  if (params.num_splits > 1)
+    plain_kv::merge_splits(params.part_o, params.part_lse, static_cast<T*>(params.o),
+                           static_cast<int64_t>(params.batch) * params.num_q_heads, params.num_splits,
+                           D, stream);
 }
 
 }  // namespace
@@ -154,8 +146,10 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
       with_constant<32, 64, 128>(t.tile_kv, "tile_kv", [&](auto tkv) {
-        launch_decode<T, decltype(d)::value, decltype(tkv)::value>(params, t, longest, p.max_batch,
-                                                                   p.num_kv_heads, sm_count, stream);
+        with_constant<2, 3>(t.decode_stages, "decode_stages", [&](auto stages) {
+          launch_decode<T, decltype(d)::value, decltype(tkv)::value, decltype(stages)::value>(
+              params, t, longest, p.max_batch, p.num_kv_heads, sm_count, stream);
+        });
       });
     });
   });

@@ -61,9 +61,9 @@ __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(Atte
 
   // Q rows of this head: token q_indptr[b] + m0 + r, element offset (token * heads + h) * D.
   const T* q = static_cast<const T*>(p.q);
-  const std::size_t row0 = static_cast<std::size_t>(p.q_indptr[b] + m0) * p.num_q_heads + h;
-  const auto q_row = [&](int r) -> const T* {
-    return r < rows ? q + (row0 + static_cast<std::size_t>(r) * p.num_q_heads) * D : nullptr;
+  const int64_t row0 = static_cast<int64_t>(p.q_indptr[b] + m0) * p.num_q_heads + h;
+  const auto q_row = [&](int r) -> int64_t {
+    return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
   };
   // Tile i's page lookups go to sRows[i % 2], two tiles ahead of its use (see the loop).
   const auto plan = [&](int32_t i) {

@@ -9,6 +9,7 @@ const AttnbTunable* tunable_table(std::size_t* count) {
   static const int64_t tile_kv[] = {32, 64, 128};
   static const int64_t warp_rows[] = {16, 32};
   static const int64_t num_splits[] = {0, 1, 2, 4, 8, 16, 32};
+  static const int64_t decode_stages[] = {2, 3};
   const Tunables defaults;
   static const AttnbTunable table[] = {
       {sizeof(AttnbTunable), "tile_q", "query rows per tile (one CUDA block)", tile_q, 2,
@@ -20,6 +21,9 @@ const AttnbTunable* tunable_table(std::size_t* count) {
        defaults.warp_rows},
       {sizeof(AttnbTunable), "num_splits", "decode KV splits per sequence, 0 = from the SM count",
        num_splits, 7, defaults.num_splits},
+      {sizeof(AttnbTunable), "decode_stages",
+       "K/V tiles in shared memory in CUDA decode: the one attended and those in flight",
+       decode_stages, 2, defaults.decode_stages},
   };
   *count = sizeof(table) / sizeof(table[0]);
   return table;
@@ -35,6 +39,8 @@ void set_tunable(Tunables& t, const char* name, int64_t value) {
     t.warp_rows = v;
   else if (std::strcmp(name, "num_splits") == 0)
     t.num_splits = v;
+  else if (std::strcmp(name, "decode_stages") == 0)
+    t.decode_stages = v;
 }
 
 }  // namespace attnbench::fused

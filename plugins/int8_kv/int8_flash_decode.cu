@@ -1,11 +1,11 @@
 // Decode over the int8 cache on the tensor cores. Each block streams int8 K/V tiles into
-// shared memory with cp.async (half the bytes of an fp16 cache), each warp dequantizes its
-// 16 keys of the tile there into an fp16/bf16 tile (q * scale, in registers, never in
-// global memory) and runs the fused plugin's online-softmax step on it: one mma.sync tile
-// holds up to 16 query heads of a group, so the group reads its KV head once. The int8
-// dequantization costs a few instructions per element, which the tensor cores leave free;
-// done on the CUDA cores with one FMA per element and head (attend_kernel), the same work
-// was bound by arithmetic at a third of the memory bandwidth.
+// shared memory with cp.async (half the bytes of an fp16 cache), each warp converts its 16
+// keys of the tile there into an fp16/bf16 tile of the integers (exact; in registers, never
+// in global memory) and runs the fused plugin's online-softmax step on it, which applies
+// the per-token scales once per key: to the scores (K) and to the weights (V). One mma.sync
+// tile holds up to 16 query heads of a group, so the group reads its KV head once. Done on
+// the CUDA cores with one FMA per element and head (attend_kernel), the same work was bound
+// by arithmetic at a third of the memory bandwidth.
 #include "int8_kv_cuda.hpp"
 
 #include "../common/flash_warp_tile.cuh"
@@ -39,7 +39,7 @@ struct DecodeParams {
 template <typename T, int D, int TKV>
 struct SharedLayout {
   static constexpr std::size_t q = 0;                                  // T [16][D], swizzled
-  static constexpr std::size_t k = q + kRows * D * sizeof(T);          // T [TKV][D] dequantized
+  static constexpr std::size_t k = q + kRows * D * sizeof(T);          // T [TKV][D] converted
   static constexpr std::size_t v = k + TKV * D * sizeof(T);            // T [TKV][D]
   static constexpr std::size_t k8 = v + TKV * D * sizeof(T);           // int8 [2][TKV][D]
   static constexpr std::size_t v8 = k8 + 2 * TKV * D;                  // int8 [2][TKV][D]
@@ -73,7 +73,7 @@ __device__ __forceinline__ void plan_tile(const DecodeParams& p, int32_t b, int3
 }
 
 // Starts the cp.async copies of a planned tile: int8 rows 16 bytes a copy, scales 4 bytes.
-// Keys planned -1 are zero-filled (scale 0): they dequantize to zeros, as masked keys must.
+// Keys planned -1 are zero-filled (scale 0): their K and V are zeros, as masked keys' must be.
 template <int D, int TKV, int THREADS>
 __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int64_t* planned,
                                                 int8_t* k8, int8_t* v8, float* scales) {
@@ -99,30 +99,59 @@ __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int
   }
 }
 
-// Warp-private: rows [row0, row0 + 16) of an int8 tile (with one scale per row) into the
-// same rows of a swizzled T tile, 8 elements a lane at a time, so 8 lanes fill one row's
-// 8 consecutive 16-byte chunks (no bank conflicts) from 64 consecutive int8 bytes.
+// Eight int8 values to eight T, exactly (|q| <= 127 needs 8 significant bits). For fp16,
+// two byte permutes and one half2 subtraction per four values: byte + 128 becomes the low
+// mantissa byte of 1024.0 (0x6400), where fp16 steps by exactly 1, and 1152 is subtracted.
+template <typename T>
+__device__ __forceinline__ uint4 int8x8_to(uint2 raw) {
+  if constexpr (std::is_same_v<T, __half>) {
+    const __half2 bias = __half2half2(__ushort_as_half(0x6480));  // 1152.0
+    uint32_t out[4];
+#pragma unroll
+    for (int w = 0; w < 2; ++w) {
+      const uint32_t biased = (w ? raw.y : raw.x) ^ 0x80808080u;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const uint32_t bits = __byte_perm(biased, 0x64646464u, h ? 0x4342u : 0x4140u);
+        const __half2 x = __hsub2(*reinterpret_cast<const __half2*>(&bits), bias);
+        out[2 * w + h] = *reinterpret_cast<const uint32_t*>(&x);
+      }
+    }
+    return make_uint4(out[0], out[1], out[2], out[3]);
+  } else {
+    float x[8];
+    int8x4_to_float(raw.x, x);
+    int8x4_to_float(raw.y, x + 4);
+    return make_uint4(ptx::pack2<T>(x[0], x[1]), ptx::pack2<T>(x[2], x[3]),
+                      ptx::pack2<T>(x[4], x[5]), ptx::pack2<T>(x[6], x[7]));
+  }
+}
+
+// Warp-private: rows [row0, row0 + 16) of an int8 tile, converted (not scaled: the scales
+// go to warp_attend_tile) into the same rows of a swizzled T tile, 8 elements a lane at a
+// time, so 8 lanes fill one row's 8 consecutive 16-byte chunks (no bank conflicts) from 64
+// consecutive int8 bytes.
 template <typename T, int D>
-__device__ __forceinline__ void dequantize_rows(const int8_t* src, const float* scales, T* dst,
-                                                int row0) {
+__device__ __forceinline__ void convert_rows(const int8_t* src, T* dst, int row0) {
   constexpr int kChunks = D / 8;  // 16-byte chunks of a T row
   const int lane = threadIdx.x & 31;
 #pragma unroll
   for (int k = 0; k < 16 * kChunks / 32; ++k) {
     const int i = k * 32 + lane, row = row0 + i / kChunks, chunk = i % kChunks;
     const uint2 raw = *reinterpret_cast<const uint2*>(src + row * D + chunk * 8);
-    const float scale = scales[row];
-    float x[8];
-    int8x4_to_float(raw.x, x);
-    int8x4_to_float(raw.y, x + 4);
-    uint4 packed;
-    packed.x = ptx::pack2<T>(x[0] * scale, x[1] * scale);
-    packed.y = ptx::pack2<T>(x[2] * scale, x[3] * scale);
-    packed.z = ptx::pack2<T>(x[4] * scale, x[5] * scale);
-    packed.w = ptx::pack2<T>(x[6] * scale, x[7] * scale);
-    *reinterpret_cast<uint4*>(dst + swizzled<D>(row, chunk)) = packed;
+    *reinterpret_cast<uint4*>(dst + swizzled<D>(row, chunk)) = int8x8_to<T>(raw);
   }
 }
+
+// A tile's per-token scales, as warp_attend_tile takes them: the score of tile row r is
+// scaled by k[r], its weight in P V by v[r] (the dequantization, applied once per key
+// rather than once per element).
+struct TileScales {
+  const float* ks;
+  const float* vs;
+  __device__ __forceinline__ float k(int r) const { return ks[r]; }
+  __device__ __forceinline__ float v(int r) const { return vs[r]; }
+};
 
 // One block per (split, chunk of up to 16 query heads of a group, KV head, sequence), TKV /
 // 16 warps that take 16 keys each of every tile; tiles double-buffered as in the fused
@@ -171,7 +200,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(Decode
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
     const int s = i & 1;
-    // Tile i + 1's copies fly while this one is dequantized and attended.
+    // Tile i + 1's copies fly while this one is converted and attended.
     if (i + 1 < num_tiles) {
       load(i + 1);
       ptx::cp_async_commit();
@@ -184,11 +213,11 @@ __global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(Decode
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end) {
       const float* scales = sScales + s * 2 * TKV;
-      dequantize_rows<T, D>(sK8 + s * TKV * D, scales, sK, warp * 16);
-      dequantize_rows<T, D>(sV8 + s * TKV * D, scales + TKV, sV, warp * 16);
+      convert_rows<T, D>(sK8 + s * TKV * D, sK, warp * 16);
+      convert_rows<T, D>(sV8 + s * TKV * D, sV, warp * 16);
       __syncwarp();
       warp_attend_tile<T, D, 1, 16>(sQ, 0, sK, sV, warp * 16, key0, key0 + 16 > end, bounds,
-                                    p.scale_log2, st);
+                                    p.scale_log2, st, TileScales{scales, scales + TKV});
     }
     __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
   }
