@@ -31,28 +31,27 @@ TEST(SplitRange, SplitsCoverTheKeysOnceOnTileBoundaries) {
       }
 }
 
-TEST(PlanSplits, TwoResidentBlocksAnSmWithinOneWave) {
-  // 32 sequences x 8 KV heads = 256 blocks: nearly two an SM already, and a second split
-  // would not fit one wave of resident blocks.
-  EXPECT_EQ(plan_splits(0, 4096, 256, kResident, kSms, 64, 64), 1);
-  // 8 x 8 = 64 blocks: 5 splits give 320, two an SM.
-  EXPECT_EQ(plan_splits(0, 32768, 64, kResident, kSms, 64, 64), 5);
-  // Batch 1: 33 splits of 8 blocks, within the capacity.
-  EXPECT_EQ(plan_splits(0, 65536, 8, kResident, kSms, 64, 64), 33);
-  EXPECT_EQ(plan_splits(0, 65536, 8, kResident, kSms, 64, 16), 16);
-  // A kernel of which an SM holds one block: one wave of them.
-  EXPECT_EQ(plan_splits(0, 65536, 8, kSms, kSms, 128, 64), 16);
+TEST(PlanSplits, AsManyAsOneWaveOfResidentBlocksHolds) {
+  // 32 sequences x 8 KV heads = 256 blocks: a second split would not fit one wave.
+  EXPECT_EQ(plan_splits(0, 4096, 256, kResident, 64, 64), 1);
+  // 8 x 8 = 64 blocks: 6 splits make 384 of the 396.
+  EXPECT_EQ(plan_splits(0, 32768, 64, kResident, 64, 64), 6);
+  // Two blocks an SM (the fused decode with three stages): 4 splits.
+  EXPECT_EQ(plan_splits(0, 32768, 64, 2 * kSms, 64, 64), 4);
+  // Batch 1: 49 splits of 8 blocks, or what the workspace holds.
+  EXPECT_EQ(plan_splits(0, 65536, 8, kResident, 64, 64), 49);
+  EXPECT_EQ(plan_splits(0, 65536, 8, kResident, 64, 16), 16);
 }
 
 TEST(PlanSplits, OneSplitWhereSplittingCannotPay) {
-  EXPECT_EQ(plan_splits(0, 32768, 1024, kResident, kSms, 64, 64), 1);  // the grid fills the device
-  EXPECT_EQ(plan_splits(0, 200, 8, kResident, kSms, 64, 64), 1);       // under 4 tiles a split
-  EXPECT_EQ(plan_splits(0, 65536, 8, 0, 0, 64, 64), 1);                // the CPU: no resident count
+  EXPECT_EQ(plan_splits(0, 32768, 1024, kResident, 64, 64), 1);  // the grid fills the device
+  EXPECT_EQ(plan_splits(0, 200, 8, kResident, 64, 64), 1);       // under 4 tiles a split
+  EXPECT_EQ(plan_splits(0, 65536, 8, 0, 64, 64), 1);             // the CPU: no resident count
 }
 
 TEST(PlanSplits, ARequestIsTakenWithinTheCapacity) {
-  EXPECT_EQ(plan_splits(4, 100, 1024, kResident, kSms, 64, 64), 4);
-  EXPECT_EQ(plan_splits(32, 100, 8, kResident, kSms, 64, 16), 16);
+  EXPECT_EQ(plan_splits(4, 100, 1024, kResident, 64, 64), 4);
+  EXPECT_EQ(plan_splits(32, 100, 8, kResident, 64, 16), 16);
 }
 
 TEST(SplitCapacity, EveryBatchUpToTheMaximumFitsTheWorkspace) {

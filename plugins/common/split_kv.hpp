@@ -36,23 +36,20 @@ inline int32_t split_capacity(int64_t max_batch, int32_t max_splits, int64_t bat
 }
 
 // How many splits a decode call uses. `requested` > 0 is taken as is, up to `capacity`.
-// Otherwise: decode streams memory, and what keeps the loads in flight is enough resident
-// blocks on every SM, not full waves (the H100 runs: 32 x 4096 read 89% of the copy
-// bandwidth in one split of 256 blocks and 86% in the three that filled the wave). So: the
-// fewest splits that give every one of `sm_count` SMs two blocks, never more blocks than
-// the device holds at once (`resident`: a second wave only adds a tail), never under four
-// tiles of keys a split. No resident count (the CPU) gets one split.
+// Otherwise FlashInfer's rule: as many splits as one wave of resident blocks holds
+// (`resident`: the kernel's blocks the device runs at once), never under four tiles of keys
+// a split. Decode streams memory: every resident block is more loads in flight, and a
+// second wave only adds a tail (the H100 runs: 32 x 4096 read 89% of the copy bandwidth in
+// one split of 256 blocks, 86% in three splits, a wave and a half). No resident count (the
+// CPU) gets one split.
 inline int32_t plan_splits(int32_t requested, int64_t longest_visible, int64_t blocks_per_split,
-                           int64_t resident, int32_t sm_count, int32_t tile_kv, int32_t capacity) {
+                           int64_t resident, int32_t tile_kv, int32_t capacity) {
   if (requested > 0) return std::max(1, std::min(requested, capacity));
-  if (resident <= 0 || sm_count <= 0 || blocks_per_split <= 0) return 1;
-  constexpr int64_t kBlocksPerSm = 2;
+  if (resident <= 0 || blocks_per_split <= 0) return 1;
   constexpr int64_t kMinTilesPerSplit = 4;  // below this the merge costs more than it gains
-  const int64_t target = std::min<int64_t>(kBlocksPerSm * sm_count, resident);
-  const int64_t wanted = (target + blocks_per_split - 1) / blocks_per_split;
   const int64_t tiles = (longest_visible + tile_kv - 1) / tile_kv;
   const int64_t most = std::min<int64_t>({capacity, resident / blocks_per_split, tiles / kMinTilesPerSplit});
-  return static_cast<int32_t>(std::max<int64_t>(1, std::min(wanted, most)));
+  return static_cast<int32_t>(std::max<int64_t>(1, most));
 }
 
 }  // namespace attnbench::plain_kv

@@ -235,7 +235,7 @@ void cpu_decode(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs&
     longest = std::max(longest, visible_tokens(p, length_of(p, cache, b)));
   // No SM count on the CPU: "auto" is one split; the tunable still splits on request, so
   // the merge below is exercised (and tested) here too.
-  const int32_t splits = plan_splits(t.num_splits, longest, 1, 0, 0, t.tile_kv, kMaxSplits);
+  const int32_t splits = plan_splits(t.num_splits, longest, 1, 0, t.tile_kv, kMaxSplits);
   for (int32_t b = 0; b < cache.batch; ++b) {
     const SequenceKv seq = sequence(p, cache, b);
     const int64_t kv_len = length_of(p, cache, b), pos = kv_len - 1;

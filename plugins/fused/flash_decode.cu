@@ -98,7 +98,7 @@ void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int3
   (void)configured;
   static const int64_t resident = plain_kv::resident_blocks(kernel, kThreads, kSmem, sm_count);
   const int64_t blocks_per_split = static_cast<int64_t>(params.batch) * num_kv_heads * params.head_chunks;
-  params.num_splits = plan_splits(t.num_splits, longest, blocks_per_split, resident, sm_count, TKV,
+  params.num_splits = plan_splits(t.num_splits, longest, blocks_per_split, resident, TKV,
                                   plain_kv::split_capacity(max_batch, kMaxSplits, params.batch));
   const dim3 grid(params.num_splits * params.head_chunks, num_kv_heads, params.batch);
   kernel<<<grid, kThreads, kSmem, stream>>>(params);

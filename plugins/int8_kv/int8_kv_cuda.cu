@@ -322,14 +322,13 @@ int32_t group_tile(int32_t group) { return group >= 4 ? 4 : group >= 2 ? 2 : 1; 
 // Splits for a decode (see plain_kv::plan_splits): `chunks` blocks per KV head and query
 // token along the group, the longest visible context, what the workspace holds.
 int32_t choose_splits(const AttnbProblem& p, const AttnbPagedKv& cache, int32_t tokens,
-                      int32_t chunks, int32_t requested, int64_t resident, int32_t sm_count,
-                      int32_t tile_kv) {
+                      int32_t chunks, int32_t requested, int64_t resident, int32_t tile_kv) {
   int64_t longest = 0;  // keys the longest query sees
   for (int32_t b = 0; b < cache.batch; ++b)
     longest = std::max(longest, sequence_length(cache.page_indptr_host, cache.last_page_len_host, p.page_size, b));
   if (p.window > 0) longest = std::min<int64_t>(longest, p.window);
   const int64_t blocks = static_cast<int64_t>(tokens) * p.num_kv_heads * chunks;
-  return plain_kv::plan_splits(requested, longest, blocks, resident, sm_count, tile_kv,
+  return plain_kv::plan_splits(requested, longest, blocks, resident, tile_kv,
                                plain_kv::split_capacity(p.max_batch, kMaxSplits, tokens));
 }
 
@@ -405,11 +404,11 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   int32_t splits = 1;
   if (decode && tensor_cores)
     splits = choose_splits(p, cache, tokens, (group + 15) / 16, kv_splits,
-                           cuda_flash_decode_resident_blocks(p, sm_count), sm_count, 64);
+                           cuda_flash_decode_resident_blocks(p, sm_count), 64);
   else if (decode)  // a block takes 2 x 128 / (D / 16) rows a step: 32 keys for D = 128
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto*, auto) {
       splits = choose_splits(p, cache, tokens, chunks, kv_splits,
-                             plain_kv::resident_blocks(kernel, kThreads, 0, sm_count), sm_count, 32);
+                             plain_kv::resident_blocks(kernel, kThreads, 0, sm_count), 32);
     });
   if (splits > 1 && a.workspace_bytes < cuda_workspace_bytes(p))
     throw Error(ATTNB_ERR_OUT_OF_MEMORY, "workspace smaller than workspace_bytes()");
