@@ -39,15 +39,16 @@ struct DecodeParams {
 template <typename T, int D, int TKV>
 struct SharedLayout {
   static constexpr std::size_t q = 0;                                  // T [16][D], swizzled
-  static constexpr std::size_t k = q + kRows * D * sizeof(T);          // T [TKV][D] converted
-  static constexpr std::size_t v = k + TKV * D * sizeof(T);            // T [TKV][D]
-  static constexpr std::size_t k8 = v + TKV * D * sizeof(T);           // int8 [2][TKV][D]
+  // T [TKV][D]: each warp's 16 keys converted, K's rows until the scores are done, then V's.
+  // One tile, not two: the 16 KB saved let an SM hold four blocks instead of three.
+  static constexpr std::size_t kv = q + kRows * D * sizeof(T);
+  static constexpr std::size_t k8 = kv + TKV * D * sizeof(T);          // int8 [2][TKV][D]
   static constexpr std::size_t v8 = k8 + 2 * TKV * D;                  // int8 [2][TKV][D]
   static constexpr std::size_t scales = v8 + 2 * TKV * D;              // float [2][2][TKV]
   static constexpr std::size_t rows = scales + 4 * TKV * sizeof(float);  // int64 [2][TKV][2]
   static constexpr std::size_t bytes = rows + 4 * TKV * sizeof(int64_t);
-  // The warps' final merge reuses everything from k on.
-  static_assert(decode_merge_floats(D, TKV / 16) * sizeof(float) <= rows - k, "merge scratch fits");
+  // The warps' final merge reuses everything from kv on.
+  static_assert(decode_merge_floats(D, TKV / 16) * sizeof(float) <= rows - kv, "merge scratch fits");
 };
 
 // The byte offsets (from cache.pages) of the int8 K row and the K scale of every key of a
@@ -133,37 +134,52 @@ __device__ __forceinline__ uint4 int8x8_to(uint2 raw) {
 // consecutive int8 bytes.
 template <typename T, int D>
 __device__ __forceinline__ void convert_rows(const int8_t* src, T* dst, int row0) {
-  constexpr int kChunks = D / 8;  // 16-byte chunks of a T row
+  constexpr int kChunks = D / 8;                // 16-byte chunks of a T row
+  constexpr int kCopies = 16 * kChunks / 32;    // 8-byte loads a lane
   const int lane = threadIdx.x & 31;
+  uint2 raw[kCopies];  // every load issued before the first is used: one wait, not kCopies
 #pragma unroll
-  for (int k = 0; k < 16 * kChunks / 32; ++k) {
-    const int i = k * 32 + lane, row = row0 + i / kChunks, chunk = i % kChunks;
-    const uint2 raw = *reinterpret_cast<const uint2*>(src + row * D + chunk * 8);
-    *reinterpret_cast<uint4*>(dst + swizzled<D>(row, chunk)) = int8x8_to<T>(raw);
+  for (int k = 0; k < kCopies; ++k) {
+    const int i = k * 32 + lane;
+    raw[k] = *reinterpret_cast<const uint2*>(src + (row0 + i / kChunks) * D + (i % kChunks) * 8);
+  }
+#pragma unroll
+  for (int k = 0; k < kCopies; ++k) {
+    const int i = k * 32 + lane;
+    *reinterpret_cast<uint4*>(dst + swizzled<D>(row0 + i / kChunks, i % kChunks)) = int8x8_to<T>(raw[k]);
   }
 }
 
-// A tile's per-token scales, as warp_attend_tile takes them: the score of tile row r is
-// scaled by k[r], its weight in P V by v[r] (the dequantization, applied once per key
-// rather than once per element).
-struct TileScales {
+// What warp_attend_tile needs of an int8 tile: the per-token scales (the score of tile row r
+// is scaled by ks[r], its weight in P V by vs[r]: the dequantization, applied once per key
+// rather than once per element), and V's integers, converted into the warp's rows of the
+// tile once the scores no longer need K's.
+template <typename T, int D>
+struct Int8Tile {
   const float* ks;
   const float* vs;
+  const int8_t* v8;  // the int8 tile's V
+  T* rows;           // the converted tile
+  int row0;          // the warp's 16 rows
   __device__ __forceinline__ float k(int r) const { return ks[r]; }
   __device__ __forceinline__ float v(int r) const { return vs[r]; }
+  __device__ __forceinline__ void before_pv() const {
+    __syncwarp();  // every lane's K reads are done
+    convert_rows<T, D>(v8, rows, row0);
+    __syncwarp();
+  }
 };
 
 // One block per (split, chunk of up to 16 query heads of a group, KV head, sequence), TKV /
 // 16 warps that take 16 keys each of every tile; tiles double-buffered as in the fused
 // plugin's decode, whose structure this follows.
 template <typename T, int D, int TKV>
-__global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(DecodeParams p) {
+__global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(DecodeParams p) {
   constexpr int kWarps = TKV / 16, kThreads = kWarps * 32;
   using Smem = SharedLayout<T, D, TKV>;
   extern __shared__ __align__(128) unsigned char smem[];
   T* sQ = reinterpret_cast<T*>(smem + Smem::q);
-  T* sK = reinterpret_cast<T*>(smem + Smem::k);
-  T* sV = reinterpret_cast<T*>(smem + Smem::v);
+  T* sKV = reinterpret_cast<T*>(smem + Smem::kv);
   int8_t* sK8 = reinterpret_cast<int8_t*>(smem + Smem::k8);
   int8_t* sV8 = reinterpret_cast<int8_t*>(smem + Smem::v8);
   float* sScales = reinterpret_cast<float*>(smem + Smem::scales);
@@ -213,17 +229,17 @@ __global__ void __launch_bounds__(TKV / 16 * 32) int8_flash_decode_kernel(Decode
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end) {
       const float* scales = sScales + s * 2 * TKV;
-      convert_rows<T, D>(sK8 + s * TKV * D, sK, warp * 16);
-      convert_rows<T, D>(sV8 + s * TKV * D, sV, warp * 16);
+      convert_rows<T, D>(sK8 + s * TKV * D, sKV, warp * 16);
       __syncwarp();
-      warp_attend_tile<T, D, 1, 16>(sQ, 0, sK, sV, warp * 16, key0, key0 + 16 > end, bounds,
-                                    p.scale_log2, st, TileScales{scales, scales + TKV});
+      warp_attend_tile<T, D, 1, 16>(
+          sQ, 0, sKV, sKV, warp * 16, key0, key0 + 16 > end, bounds, p.scale_log2, st,
+          Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sKV, warp * 16});
     }
     __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
   }
   ptx::cp_async_wait<0>();
   __syncthreads();
-  store_decode_rows<T, D, kWarps>(st, reinterpret_cast<float*>(sK), heads,
+  store_decode_rows<T, D, kWarps>(st, reinterpret_cast<float*>(sKV), heads,
                                   static_cast<std::size_t>(b) * p.num_q_heads + head0,
                                   static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
 }
