@@ -61,12 +61,15 @@ stage() {
       tune --plugin "$plugins" "${fp16[@]}" --context 4096,32768 --tpot-ms 20 --max-time 0.3 ;;
     decode) decode_grid "${fp16[@]}" ;;
     prefill) prefill_grid "${fp16[@]}" ;;
-    tunables)  # the fused plugin's tiles at 4 x 4096 prefill, its decode splits and stages
+    tunables)  # fused's tiles at 4 x 4096 prefill, its decode splits and stages; int8_kv's splits
       tunables --plugin fused "${fp16[@]}" "${fast[@]}" --phase prefill --batch 4 --context 4096 \
           --sweep-tunable tile_q=64,128 --sweep-tunable tile_kv=32,64,128 --sweep-tunable warp_rows=16,32
       tunables --plugin fused "${fp16[@]}" "${fast[@]}" --phase decode --batch 1,32 --context 4096,65536 \
           --sweep-tunable num_splits=0,1,4,16,32 --sweep-tunable tile_kv=32,64,128 \
-          --sweep-tunable decode_stages=2,3 ;;
+          --sweep-tunable decode_stages=2,3
+      # int8_kv's decode splits at the INT8 target's shapes
+      tunables --plugin int8_kv "${fp16[@]}" "${fast[@]}" --phase decode --batch 1,32 --context 4096,32768 \
+          --sweep-tunable kv_splits=0,1,2,4,8 ;;
     window)  # a 4096-token sliding window where it bites (PyTorch's SDPA has no window: no peers)
       plugins=sliding_window,fused bench "${fp16[@]}" "${fast[@]}" --window 4096 --phase decode --batch 8,32 \
           --context 8192,32768
