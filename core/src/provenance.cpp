@@ -5,9 +5,7 @@
 
 #include <ctime>
 
-#ifndef ATTNB_GIT_COMMIT
-#define ATTNB_GIT_COMMIT "unknown"
-#endif
+#include "attnbench_commit.h"  // ATTNB_GIT_COMMIT, written at every build (core/write_commit.cmake)
 
 namespace attnbench {
 

@@ -13,10 +13,11 @@ set yrange [0:*]
 set yrange [0:110]
 plot "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 0 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "fused", \
      "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 1 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "gqa", \
-     "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 2 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "mha", \
-     "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 3 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "mqa", \
-     "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 4 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "torch_sdpa_cudnn", \
-     "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 5 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "torch_sdpa_flash", \
+     "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 2 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "int8_kv", \
+     "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 3 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "mha", \
+     "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 4 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "mqa", \
+     "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 5 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "torch_sdpa_cudnn", \
+     "decode_bandwidth_pct_tinyllama_fp16_batch8.dat" index 6 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "torch_sdpa_flash", \
      100 with lines dashtype 2 linewidth 2 linecolor rgb "black" title "copy bandwidth"
 set terminal svg size 960,600 noenhanced font ",11"
 set output "decode_bandwidth_pct_tinyllama_fp16_batch8.svg"

@@ -16,15 +16,16 @@ plot "roofline_tinyllama_bf16.dat" index 0 using 1:2 with points pointsize 1.5 t
      "roofline_tinyllama_bf16.dat" index 1 using 1:2 with points pointsize 1.5 title "fused prefill", \
      "roofline_tinyllama_bf16.dat" index 2 using 1:2 with points pointsize 1.5 title "gqa decode", \
      "roofline_tinyllama_bf16.dat" index 3 using 1:2 with points pointsize 1.5 title "gqa prefill", \
-     "roofline_tinyllama_bf16.dat" index 4 using 1:2 with points pointsize 1.5 title "int8_kv prefill", \
-     "roofline_tinyllama_bf16.dat" index 5 using 1:2 with points pointsize 1.5 title "mha decode", \
-     "roofline_tinyllama_bf16.dat" index 6 using 1:2 with points pointsize 1.5 title "mha prefill", \
-     "roofline_tinyllama_bf16.dat" index 7 using 1:2 with points pointsize 1.5 title "mqa decode", \
-     "roofline_tinyllama_bf16.dat" index 8 using 1:2 with points pointsize 1.5 title "mqa prefill", \
-     "roofline_tinyllama_bf16.dat" index 9 using 1:2 with points pointsize 1.5 title "torch_sdpa_cudnn decode", \
-     "roofline_tinyllama_bf16.dat" index 10 using 1:2 with points pointsize 1.5 title "torch_sdpa_cudnn prefill", \
-     "roofline_tinyllama_bf16.dat" index 11 using 1:2 with points pointsize 1.5 title "torch_sdpa_flash decode", \
-     "roofline_tinyllama_bf16.dat" index 12 using 1:2 with points pointsize 1.5 title "torch_sdpa_flash prefill", \
+     "roofline_tinyllama_bf16.dat" index 4 using 1:2 with points pointsize 1.5 title "int8_kv decode", \
+     "roofline_tinyllama_bf16.dat" index 5 using 1:2 with points pointsize 1.5 title "int8_kv prefill", \
+     "roofline_tinyllama_bf16.dat" index 6 using 1:2 with points pointsize 1.5 title "mha decode", \
+     "roofline_tinyllama_bf16.dat" index 7 using 1:2 with points pointsize 1.5 title "mha prefill", \
+     "roofline_tinyllama_bf16.dat" index 8 using 1:2 with points pointsize 1.5 title "mqa decode", \
+     "roofline_tinyllama_bf16.dat" index 9 using 1:2 with points pointsize 1.5 title "mqa prefill", \
+     "roofline_tinyllama_bf16.dat" index 10 using 1:2 with points pointsize 1.5 title "torch_sdpa_cudnn decode", \
+     "roofline_tinyllama_bf16.dat" index 11 using 1:2 with points pointsize 1.5 title "torch_sdpa_cudnn prefill", \
+     "roofline_tinyllama_bf16.dat" index 12 using 1:2 with points pointsize 1.5 title "torch_sdpa_flash decode", \
+     "roofline_tinyllama_bf16.dat" index 13 using 1:2 with points pointsize 1.5 title "torch_sdpa_flash prefill", \
      (x * 3.00977 < 762.821 ? x * 3.00977 : 762.821) with lines dashtype 2 linewidth 2 linecolor rgb "black" title "measured ceilings"
 set terminal svg size 960,600 noenhanced font ",11"
 set output "roofline_tinyllama_bf16.svg"

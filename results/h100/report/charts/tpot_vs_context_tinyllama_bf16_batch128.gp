@@ -12,10 +12,11 @@ set format x "%g"
 set logscale y 10
 plot "tpot_vs_context_tinyllama_bf16_batch128.dat" index 0 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "fused", \
      "tpot_vs_context_tinyllama_bf16_batch128.dat" index 1 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "gqa", \
-     "tpot_vs_context_tinyllama_bf16_batch128.dat" index 2 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "mha", \
-     "tpot_vs_context_tinyllama_bf16_batch128.dat" index 3 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "mqa", \
-     "tpot_vs_context_tinyllama_bf16_batch128.dat" index 4 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "torch_sdpa_cudnn", \
-     "tpot_vs_context_tinyllama_bf16_batch128.dat" index 5 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "torch_sdpa_flash"
+     "tpot_vs_context_tinyllama_bf16_batch128.dat" index 2 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "int8_kv", \
+     "tpot_vs_context_tinyllama_bf16_batch128.dat" index 3 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "mha", \
+     "tpot_vs_context_tinyllama_bf16_batch128.dat" index 4 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "mqa", \
+     "tpot_vs_context_tinyllama_bf16_batch128.dat" index 5 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "torch_sdpa_cudnn", \
+     "tpot_vs_context_tinyllama_bf16_batch128.dat" index 6 using 1:2 with linespoints pointsize 1.2 linewidth 2 title "torch_sdpa_flash"
 set terminal svg size 960,600 noenhanced font ",11"
 set output "tpot_vs_context_tinyllama_bf16_batch128.svg"
 replot

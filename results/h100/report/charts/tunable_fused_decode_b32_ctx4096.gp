@@ -6,13 +6,13 @@ set grid
 set key outside right top
 set datafile missing "nan"
 unset grid
-set xlabel "num_splits"
-set ylabel "tile_kv"
+set xlabel "decode_stages"
+set ylabel "num_splits"
 set cblabel "µs"
-set xtics ("0" 0, "1" 1, "4" 2, "16" 3, "32" 4)
-set ytics ("32" 0, "64" 1, "128" 2)
-set xrange [-0.5:4.500000]
-set yrange [-0.5:2.500000]
+set xtics ("2" 0, "3" 1)
+set ytics ("0" 0, "1" 1, "4" 2, "16" 3, "32" 4)
+set xrange [-0.5:1.500000]
+set yrange [-0.5:4.500000]
 set palette defined (0 "#1a9850", 1 "#fee08b", 2 "#d73027")
 plot "tunable_fused_decode_b32_ctx4096.dat" using 1:2:3 with image notitle, \
      "tunable_fused_decode_b32_ctx4096.dat" using 1:2:(sprintf("%.4g", $3)) with labels notitle
