@@ -257,73 +257,99 @@ __device__ __forceinline__ RowBounds<1> start_decode_rows(T* sQ, const T* q, int
   return bounds;
 }
 
-// The end of a decode block: its kWarps warps have each run the online softmax of the same
-// 16 rows (query heads of one KV head) over different keys. Their states are merged through
-// `scratch` (kWarps * 16 * (D + 3) + 16 floats of shared memory, free by now): warp w's
-// rows carry weight exp2(max_w - max) / total, total = sum_w sum_w exp2(max_w - max). Rows
-// [0, heads) are written as output rows first_row + r of o ([rows][D]), or, when the keys
-// were split, as split `split`'s normalized partial row and its log2-sum-exp2
-// (part_o [rows][splits][D], part_lse [rows][splits]).
-template <typename T, int D, int kWarps>
-__device__ __forceinline__ void store_decode_rows(const WarpState<D, 1>& st, float* scratch,
-                                                  int heads, std::size_t first_row, T* o,
-                                                  float* part_o, float* part_lse,
-                                                  int32_t splits, int32_t split) {
-  constexpr int kRows = 16, kThreads = kWarps * 32;
-  float* sO = scratch;                     // [kWarps][16][D] unnormalized outputs
-  float* sMax = sO + kWarps * kRows * D;   // [kWarps][16]
-  float* sSum = sMax + kWarps * kRows;     // [kWarps][16]
-  float* sWeight = sSum + kWarps * kRows;  // [kWarps][16]
-  float* sLse = sWeight + kWarps * kRows;  // [16]
+// The end of a decode block, in two steps. Its kWarps warps have each run the online softmax
+// of the same ROWS query heads over different keys; each stages its state in `scratch`
+// (decode_merge_floats(D, kWarps, ROWS) floats of shared memory, free by now; the layout is
+// DecodeScratch's), then merge_decode_rows merges them: warp w's rows carry weight
+// exp2(max_w - max) / total, total = sum_w sum_w exp2(max_w - max). Rows [0, heads) are
+// written as output rows first_row + r of o ([rows][D]), or, when the keys were split, as
+// split `split`'s normalized partial row and its log2-sum-exp2 (part_o [rows][splits][D],
+// part_lse [rows][splits]).
+template <int D, int kWarps, int ROWS>
+struct DecodeScratch {
+  float* o;       // [kWarps][ROWS][D] unnormalized outputs
+  float* max;     // [kWarps][ROWS]
+  float* sum;     // [kWarps][ROWS]
+  float* weight;  // [kWarps][ROWS]
+  float* lse;     // [ROWS]
+  __device__ __forceinline__ explicit DecodeScratch(float* scratch)
+      : o(scratch),
+        max(o + kWarps * ROWS * D),
+        sum(max + kWarps * ROWS),
+        weight(sum + kWarps * ROWS),
+        lse(weight + kWarps * ROWS) {}
+};
+
+// Stages a WarpState (heads as the m16 tile's rows) for merge_decode_rows<..., 16>.
+template <int D, int kWarps>
+__device__ __forceinline__ void stage_decode_rows(const WarpState<D, 1>& st, float* scratch) {
+  constexpr int kRows = 16;
+  const DecodeScratch<D, kWarps, kRows> s(scratch);
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int r = warp * kRows + half * 8 + g;
     const float sum = st.row_sum(0, half);
     if (t == 0) {
-      sMax[r] = st.max[0][half];
-      sSum[r] = sum;
+      s.max[r] = st.max[0][half];
+      s.sum[r] = sum;
     }
 #pragma unroll
     for (int j = 0; j < D / 8; ++j) {
-      sO[r * D + j * 8 + 2 * t] = st.o[0][j][2 * half];
-      sO[r * D + j * 8 + 2 * t + 1] = st.o[0][j][2 * half + 1];
+      s.o[r * D + j * 8 + 2 * t] = st.o[0][j][2 * half];
+      s.o[r * D + j * 8 + 2 * t + 1] = st.o[0][j][2 * half + 1];
     }
   }
+}
+
+template <typename T, int D, int kWarps, int ROWS>
+__device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std::size_t first_row,
+                                                  T* o, float* part_o, float* part_lse,
+                                                  int32_t splits, int32_t split) {
+  constexpr int kThreads = kWarps * 32;
+  const DecodeScratch<D, kWarps, ROWS> s(scratch);
   __syncthreads();
-  if (threadIdx.x < kRows) {
+  if (threadIdx.x < ROWS) {
     const int r = threadIdx.x;
     float top = kNegInf;
-    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, sMax[w * kRows + r]);
+    for (int w = 0; w < kWarps; ++w) top = fmaxf(top, s.max[w * ROWS + r]);
     float total = 0.0f;
     for (int w = 0; w < kWarps; ++w) {
-      const float weight = top == kNegInf ? 0.0f : exp2f(sMax[w * kRows + r] - top);
-      sWeight[w * kRows + r] = weight;
-      total += weight * sSum[w * kRows + r];
+      const float weight = top == kNegInf ? 0.0f : exp2f(s.max[w * ROWS + r] - top);
+      s.weight[w * ROWS + r] = weight;
+      total += weight * s.sum[w * ROWS + r];
     }
     for (int w = 0; w < kWarps; ++w)
-      sWeight[w * kRows + r] = total > 0 ? sWeight[w * kRows + r] / total : 0.0f;
-    sLse[r] =
-        total > 0 ? top + log2f(total) : kNegInf;  // an empty split: -inf, weight 0 in the merge
+      s.weight[w * ROWS + r] = total > 0 ? s.weight[w * ROWS + r] / total : 0.0f;
+    s.lse[r] = total > 0 ? top + log2f(total) : kNegInf;  // an empty split: -inf, weight 0 in the merge
   }
   __syncthreads();
   for (int i = threadIdx.x; i < heads * D; i += kThreads) {
     const int r = i / D, e = i % D;
     float out = 0.0f;
-    for (int w = 0; w < kWarps; ++w) out += sWeight[w * kRows + r] * sO[(w * kRows + r) * D + e];
+    for (int w = 0; w < kWarps; ++w) out += s.weight[w * ROWS + r] * s.o[(w * ROWS + r) * D + e];
     const std::size_t row = first_row + r;
     if (splits == 1) {
       o[row * D + e] = plain_kv::from_float<T>(out);
     } else {
       part_o[(row * splits + split) * D + e] = out;
-      if (e == 0) part_lse[row * splits + split] = sLse[r];
+      if (e == 0) part_lse[row * splits + split] = s.lse[r];
     }
   }
 }
 
-// Shared memory store_decode_rows needs, in floats.
-constexpr std::size_t decode_merge_floats(int d, int warps) {
-  return static_cast<std::size_t>(warps) * 16 * (d + 3) + 16;
+template <typename T, int D, int kWarps>
+__device__ __forceinline__ void store_decode_rows(const WarpState<D, 1>& st, float* scratch,
+                                                  int heads, std::size_t first_row, T* o,
+                                                  float* part_o, float* part_lse,
+                                                  int32_t splits, int32_t split) {
+  stage_decode_rows<D, kWarps>(st, scratch);
+  merge_decode_rows<T, D, kWarps, 16>(scratch, heads, first_row, o, part_o, part_lse, splits, split);
+}
+
+// Shared memory the end of a decode block needs (DecodeScratch), in floats.
+constexpr std::size_t decode_merge_floats(int d, int warps, int rows = 16) {
+  return static_cast<std::size_t>(warps) * rows * (d + 3) + rows;
 }
 
 }  // namespace attnbench::flash

@@ -61,6 +61,15 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
                : "memory");
 }
 
+// Transposes an 8x8 matrix of 16-bit elements held across the warp: lane (g, t) gives row g,
+// columns 2t and 2t+1, and receives the same of the transpose (the input's rows 2t and 2t+1,
+// column g). It turns an m16n8 C fragment, packed to 16 bits, into an m16n8k16 B fragment.
+__device__ __forceinline__ uint32_t movmatrix_trans(uint32_t x) {
+  uint32_t y;
+  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(y) : "r"(x));
+  return y;
+}
+
 // c += a * b on the tensor cores: a 16x16 (4 regs), b 16x8 (2 regs), c 16x8 fp32.
 template <typename T>
 __device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,

@@ -8,7 +8,7 @@
 // by arithmetic at a third of the memory bandwidth.
 #include "int8_kv_cuda.hpp"
 
-#include "../common/flash_warp_tile.cuh"
+#include "../common/decode_cols_tile.cuh"
 #include "../common/split_kv.hpp"
 
 #include <cmath>
@@ -22,7 +22,7 @@ namespace {
 using namespace flash;
 using plain_kv::sequence_length;
 
-constexpr int kRows = 16;  // query heads per block: the rows of one m16 MMA tile
+constexpr int kQueryRows = 16;  // rows of sQ, as start_decode_rows loads them (the first 8 used)
 
 struct DecodeParams {
   AttnbPagedKv cache;
@@ -41,14 +41,15 @@ struct SharedLayout {
   static constexpr std::size_t q = 0;                                  // T [16][D], swizzled
   // T [TKV][D]: each warp's 16 keys converted, K's rows until the scores are done, then V's.
   // One tile, not two: the 16 KB saved let an SM hold four blocks instead of three.
-  static constexpr std::size_t kv = q + kRows * D * sizeof(T);
+  static constexpr std::size_t kv = q + kQueryRows * D * sizeof(T);
   static constexpr std::size_t k8 = kv + TKV * D * sizeof(T);          // int8 [2][TKV][D]
   static constexpr std::size_t v8 = k8 + 2 * TKV * D;                  // int8 [2][TKV][D]
   static constexpr std::size_t scales = v8 + 2 * TKV * D;              // float [2][2][TKV]
   static constexpr std::size_t rows = scales + 4 * TKV * sizeof(float);  // int64 [2][TKV][2]
   static constexpr std::size_t bytes = rows + 4 * TKV * sizeof(int64_t);
   // The warps' final merge reuses everything from kv on.
-  static_assert(decode_merge_floats(D, TKV / 16) * sizeof(float) <= rows - kv, "merge scratch fits");
+  static_assert(decode_merge_floats(D, TKV / 16, kFlashDecodeHeads) * sizeof(float) <= rows - kv,
+                "merge scratch fits");
 };
 
 // The byte offsets (from cache.pages) of the int8 K row and the K scale of every key of a
@@ -187,7 +188,8 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
 
   const int32_t split = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
   const int32_t kvh = blockIdx.y, b = blockIdx.z;
-  const int32_t head0 = kvh * p.group + chunk * kRows, heads = min(kRows, p.group - chunk * kRows);
+  const int32_t head0 = kvh * p.group + chunk * kFlashDecodeHeads,
+                heads = min(kFlashDecodeHeads, p.group - chunk * kFlashDecodeHeads);
   const auto kv_len = static_cast<int32_t>(
       sequence_length(p.cache.page_indptr, p.cache.last_page_len, p.layout.page_size, b));
   const plain_kv::KeyRange range = plain_kv::split_range(
@@ -207,12 +209,13 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   plan(0);
   plan(1);
   __syncthreads();
-  const RowBounds<1> bounds = start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
+  start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
   if (num_tiles > 0) load(0);
   ptx::cp_async_commit();
 
   const int warp = threadIdx.x / 32;
-  WarpState<D, 1> st;
+  ColState<D> st;
+  QueryCols<T, D> q_cols;  // loaded once Q has landed, with tile 0
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
     const int s = i & 1;
@@ -225,23 +228,25 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
       ptx::cp_async_wait<0>();
     }
     __syncthreads();
+    if (i == 0) q_cols.load(sQ);
     if (i + 2 < num_tiles) plan(i + 2);  // its plan slot's last reader was load(i) above
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end) {
       const float* scales = sScales + s * 2 * TKV;
       convert_rows<T, D>(sK8 + s * TKV * D, sKV, warp * 16);
       __syncwarp();
-      warp_attend_tile<T, D, 1, 16>(
-          sQ, 0, sKV, sKV, warp * 16, key0, key0 + 16 > end, bounds, p.scale_log2, st,
-          Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sKV, warp * 16});
+      warp_attend_cols<T, D>(q_cols, sKV, sKV, warp * 16, key0, key0 + 16 > end, begin, end,
+                             p.scale_log2, st,
+                             Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sKV, warp * 16});
     }
     __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
   }
   ptx::cp_async_wait<0>();
   __syncthreads();
-  store_decode_rows<T, D, kWarps>(st, reinterpret_cast<float*>(sKV), heads,
-                                  static_cast<std::size_t>(b) * p.num_q_heads + head0,
-                                  static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
+  stage_decode_cols<D, kWarps>(st, reinterpret_cast<float*>(sKV));
+  merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(
+      reinterpret_cast<float*>(sKV), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
+      static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
 }
 
 constexpr int kTileKv = 64;
@@ -294,7 +299,7 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.group = p.num_q_heads / p.num_kv_heads;
   params.window = p.window;
   params.splits = splits;
-  params.head_chunks = (params.group + kRows - 1) / kRows;
+  params.head_chunks = (params.group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = sm_scale * 1.4426950408889634f;
   const auto stream = static_cast<cudaStream_t>(a.stream);

@@ -403,7 +403,7 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   const bool tensor_cores = decode && !layout.k_per_channel;  // see int8_flash_decode.cu
   int32_t splits = 1;
   if (decode && tensor_cores)
-    splits = choose_splits(p, cache, tokens, (group + 15) / 16, kv_splits,
+    splits = choose_splits(p, cache, tokens, (group + kFlashDecodeHeads - 1) / kFlashDecodeHeads, kv_splits,
                            cuda_flash_decode_resident_blocks(p, sm_count), 64);
   else if (decode)  // a block takes 2 x 128 / (D / 16) rows a step: 32 keys for D = 128
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto*, auto) {

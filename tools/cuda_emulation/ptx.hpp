@@ -4,6 +4,7 @@
 //   cp.async:  "Data Movement and Conversion Instructions: cp.async"
 //   ldmatrix:  "Warp-level matrix load instruction: ldmatrix"
 //   mma:       "Matrix Fragments for mma.m16n8k16 with floating point type"
+//   movmatrix: "Warp-level matrix transpose instruction: movmatrix"
 // Shared-memory operands are 32-bit offsets into the block's shared window (what
 // __cvta_generic_to_shared gives); they are checked against it.
 #pragma once
@@ -31,6 +32,11 @@ inline void ldmatrix(uint32_t address, Regs&... regs) {
   uint32_t* const pointers[] = {&regs...};
   ldmatrix(Trans, address, pointers, static_cast<int>(sizeof...(Regs)));
 }
+
+// movmatrix.sync.aligned.m8n8.trans.b16 d, a: lane (g = lane / 4, t = lane % 4) gives row g,
+// columns 2t and 2t+1 of an 8x8 matrix of 16-bit elements (the lower column in the low half)
+// and receives the same of its transpose.
+uint32_t movmatrix_trans(uint32_t a);
 
 // mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}.{f16,bf16}.f32 d, a, b, c: D = A B + C
 // with, for lane (g, t): a0 = A[g][2t..2t+1], a1 = A[g+8][2t..], a2 = A[g][2t+8..],

@@ -604,6 +604,17 @@ void ldmatrix(bool trans, uint32_t address, uint32_t* const* regs, int count) {
   }
 }
 
+uint32_t movmatrix_trans(uint32_t a) {
+  const uint64_t word = a;
+  const auto lanes = exchange(Collective::kMovmatrix, 0xffffffffu, &word, 1);
+  // Element (row, col) of the input: lane 4 row + col / 2, half col % 2.
+  const auto element = [&](int row, int col) {
+    return static_cast<uint32_t>(lanes[4 * row + col / 2][0] >> (16 * (col % 2))) & 0xffffu;
+  };
+  const int g = simt::lane() / 4, t = simt::lane() % 4;
+  return element(2 * t, g) | element(2 * t + 1, g) << 16;
+}
+
 void mma_m16n8k16(Element type, float* d, const uint32_t* a, const uint32_t* b, const float* c) {
   const uint64_t words[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
   const auto lanes = exchange(Collective::kMma, 0xffffffffu, words, 6);

@@ -151,6 +151,8 @@ INSTRUCTIONS = [
                 r'\{([^}]*)\},\s*\[(%\d+)\]$'),
      lambda m: 'simt::ptx::ldmatrix<{}>({}, {})'.format(
          'true' if m.group(2) else 'false', m.group(4), m.group(3))),
+    (re.compile(r'movmatrix\.sync\.aligned\.m8n8\.trans\.b16\s+(%\d+),\s*(%\d+)$'),
+     lambda m: f'{m.group(1)} = simt::ptx::movmatrix_trans({m.group(2)})'),
     (re.compile(r'mma\.sync\.aligned\.m16n8k16\.row\.col\.f32\.(f16|bf16)\.(f16|bf16)\.f32\s+'
                 r'\{([^}]*)\},\s*\{([^}]*)\},\s*\{([^}]*)\},\s*\{([^}]*)\}$'),
      lambda m: 'simt::ptx::mma_m16n8k16<{}>({}, {}, {}, {})'.format(

@@ -1,8 +1,8 @@
 // The emulator checked against CUDA's definitions, independently of any plugin: warp
-// collectives, block votes, shared memory, cp.async in both landing modes, ldmatrix and mma
-// against the PTX fragment tables, and the faults it must report. Written as CUDA (inline
-// PTX, <<<>>>, __shared__), translated by translate.py like the plugins; run by CTest
-// (cuda_emulation_selftest). Exit status 1 on any mismatch.
+// collectives, block votes, shared memory, cp.async in both landing modes, ldmatrix,
+// movmatrix and mma against the PTX fragment tables, and the faults it must report. Written
+// as CUDA (inline PTX, <<<>>>, __shared__), translated by translate.py like the plugins; run
+// by CTest (cuda_emulation_selftest). Exit status 1 on any mismatch.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -312,6 +312,27 @@ void check_shared_opt_in() {
 
 }  // namespace
 
+// movmatrix.trans: lane (g, t) gives row g, columns 2t, 2t+1 of an 8x8 matrix, and must get
+// back the same of its transpose.
+__global__ void transpose(unsigned* out) {
+  const int lane = threadIdx.x, g = lane / 4, t = lane % 4;
+  const unsigned mine = (16u * g + 2 * t) | (16u * g + 2 * t + 1) << 16;  // element (r, c) = 16 r + c
+  unsigned moved;
+  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(moved) : "r"(mine));
+  out[lane] = moved;
+}
+
+void check_movmatrix() {
+  std::vector<unsigned> out(32);
+  transpose<<<1, 32>>>(out.data());
+  bool ok = cudaGetLastError() == cudaSuccess;
+  for (int lane = 0; lane < 32; ++lane) {
+    const unsigned g = lane / 4, t = lane % 4;
+    ok &= out[lane] == ((16u * (2 * t) + g) | (16u * (2 * t + 1) + g) << 16);
+  }
+  expect(ok, "movmatrix .trans against the PTX fragment table");
+}
+
 int main() {
   for (const char* order : {"forward", "reverse"}) {
     setenv("SIMT_ORDER", order, 1);
@@ -320,6 +341,7 @@ int main() {
     check_block_work();
     check_copies();
     check_ldmatrix();
+    check_movmatrix();
     check_mma();
     check_faults();  // the simt: lines on stderr are the faults it provokes
   }
