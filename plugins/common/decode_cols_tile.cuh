@@ -40,45 +40,54 @@ struct ColState {
   }
 };
 
-// The B fragments of S^T = K Q^T (Q^T: k16 slices of the head dim x 8 heads) for every slice:
-// b0 = Q[head g][16 kk + 2t, +1], b1 = Q[head g][16 kk + 8 + 2t, +1], i.e. ldmatrix of Q's
-// rows 0..7 in sQ (swizzled, as start_decode_rows leaves it), two slices per .x4 load.
+// The head-dim order of the step. In k16 slice kk, lane (g, t)'s k-indices 2t + j and
+// 2t + 8 + j (j = 0, 1) stand for head-dim elements cols_element(kk, t) + j and + 2 + j: a
+// lane reads a key's row as D / 4 consecutive elements, 4 a slice, so an int8 row comes in
+// 16-byte loads and becomes the K operand in registers (S^T sums over the head dim, so any
+// order serves that Q's and K's fragments share).
+template <int D>
+__device__ __forceinline__ int cols_element(int kk, int t) {
+  return (D / 4) * t + 4 * kk;
+}
+
+// The B fragments of S^T = K Q^T (Q^T: k16 slices of the head dim x 8 heads) for every slice,
+// in that order: b0 = Q[head g][e, e + 1], b1 = Q[head g][e + 2, e + 3], e = cols_element,
+// from sQ's rows 0..7 (swizzled, as start_decode_rows leaves it), loaded once per block.
 template <typename T, int D>
 struct QueryCols {
   uint32_t b[D / 16][2];
 
   __device__ __forceinline__ void load(const T* sQ) {
-    static_assert(D % 32 == 0, "two k16 slices per load");
-    const int lane = threadIdx.x & 31;
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 #pragma unroll
-    for (int kk = 0; kk < D / 16; kk += 2) {
-      uint32_t r[4];
-      ptx::ldmatrix_x4(r, sQ + swizzled<D>(lane & 7, kk * 2 + (lane >> 3)));
-      b[kk][0] = r[0];
-      b[kk][1] = r[1];
-      b[kk + 1][0] = r[2];
-      b[kk + 1][1] = r[3];
+    for (int kk = 0; kk < D / 16; ++kk) {
+      const int e = cols_element<D>(kk, t);
+      const uint2 v = *reinterpret_cast<const uint2*>(sQ + swizzled<D>(g, e / 8) + e % 8);
+      b[kk][0] = v.x;
+      b[kk][1] = v.y;
     }
   }
 };
 
-// The warp's 8 heads attend to the 16 keys in tile rows key_row0 .. key_row0 + 15, whose
-// absolute positions start at key0; keys outside [lo, hi) are masked when `masked`. `format`
-// as for warp_attend_tile (per-key scales, before_pv).
-template <typename T, int D, typename Format = PlainTile>
-__device__ __forceinline__ void warp_attend_cols(const QueryCols<T, D>& q, const T* sK, const T* sV,
-                                                 int key_row0, int32_t key0, bool masked,
-                                                 int32_t lo, int32_t hi, float scale_log2,
-                                                 ColState<D>& st, const Format& format = {}) {
+// The warp's 8 heads attend to 16 keys: K's operand from k_op, V in tile rows key_row0 ..
+// key_row0 + 15 of sV (swizzled); their absolute positions start at key0, and keys outside
+// [lo, hi) are masked when `masked`. `format` as for warp_attend_tile (per-key scales,
+// before_pv).
+template <typename T, int D, typename KOperand, typename Format = PlainTile>
+__device__ __forceinline__ void warp_attend_cols(const QueryCols<T, D>& q, const KOperand& k_op,
+                                                 const T* sV, int key_row0, int32_t key0,
+                                                 bool masked, int32_t lo, int32_t hi,
+                                                 float scale_log2, ColState<D>& st,
+                                                 const Format& format = {}) {
   const int lane = threadIdx.x & 31, g = lane >> 2;
-  // S^T, fp32. A (K, 16 keys x 16): lane l addresses key (l % 8) + 8 ((l / 8) % 2), chunk
-  // l / 16. Even and odd slices accumulate apart: two dependent chains of half the length.
+  // S^T, fp32. A (K, 16 keys x 16 of the head dim) of slice kk from k_op.a(kk, a): a0, a2 of
+  // key g, a1, a3 of key g + 8, in cols_element's order. Even and odd slices accumulate
+  // apart: two dependent chains of half the length.
   float s2[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
     uint32_t a[4];
-    ptx::ldmatrix_x4(a, sK + swizzled<D>(key_row0 + (lane & 7) + (((lane >> 3) & 1) << 3),
-                                         kk * 2 + (lane >> 4)));
+    k_op.a(kk, a);
     ptx::mma_16816<T>(s2[kk & 1], a, q.b[kk][0], q.b[kk][1]);
   }
   // Element c: key row key_row0 + g + 8 (c / 2) (position key0 + g + 8 (c / 2)), head

@@ -1,11 +1,11 @@
 // Decode over the int8 cache on the tensor cores. Each block streams int8 K/V tiles into
-// shared memory with cp.async (half the bytes of an fp16 cache), each warp converts its 16
-// keys of the tile there into an fp16/bf16 tile of the integers (exact; in registers, never
-// in global memory) and runs the fused plugin's online-softmax step on it, which applies
-// the per-token scales once per key: to the scores (K) and to the weights (V). One mma.sync
-// tile holds up to 16 query heads of a group, so the group reads its KV head once. Done on
-// the CUDA cores with one FMA per element and head (attend_kernel), the same work was bound
-// by arithmetic at a third of the memory bandwidth.
+// shared memory with cp.async (half the bytes of an fp16 cache). Each warp takes 16 keys of
+// a tile and runs the turned-around step of ../common/decode_cols_tile.cuh, S^T = K Q^T with
+// the keys as the MMA rows and up to 8 query heads of a group as its columns: K's operand is
+// converted from the int8 tile in registers, V's integers into a 16-bit tile, exactly, and
+// the per-token scales are applied once per key, to the scores (K) and to the weights (V).
+// The group reads its KV head once. Done on the CUDA cores with one FMA per element and head
+// (attend_kernel), the same work was bound by arithmetic at a third of the memory bandwidth.
 #include "int8_kv_cuda.hpp"
 
 #include "../common/decode_cols_tile.cuh"
@@ -39,16 +39,16 @@ struct DecodeParams {
 template <typename T, int D, int TKV>
 struct SharedLayout {
   static constexpr std::size_t q = 0;                                  // T [16][D], swizzled
-  // T [TKV][D]: each warp's 16 keys converted, K's rows until the scores are done, then V's.
-  // One tile, not two: the 16 KB saved let an SM hold four blocks instead of three.
-  static constexpr std::size_t kv = q + kQueryRows * D * sizeof(T);
-  static constexpr std::size_t k8 = kv + TKV * D * sizeof(T);          // int8 [2][TKV][D]
+  // T [TKV][D], swizzled: V's rows, converted (K's operand is built in registers). One
+  // 16-bit tile, not two: an SM holds four blocks.
+  static constexpr std::size_t v = q + kQueryRows * D * sizeof(T);
+  static constexpr std::size_t k8 = v + TKV * D * sizeof(T);           // int8 [2][TKV][D]
   static constexpr std::size_t v8 = k8 + 2 * TKV * D;                  // int8 [2][TKV][D]
   static constexpr std::size_t scales = v8 + 2 * TKV * D;              // float [2][2][TKV]
   static constexpr std::size_t rows = scales + 4 * TKV * sizeof(float);  // int64 [2][TKV][2]
   static constexpr std::size_t bytes = rows + 4 * TKV * sizeof(int64_t);
-  // The warps' final merge reuses everything from kv on.
-  static_assert(decode_merge_floats(D, TKV / 16, kFlashDecodeHeads) * sizeof(float) <= rows - kv,
+  // The warps' final merge reuses everything from v on.
+  static_assert(decode_merge_floats(D, TKV / 16, kFlashDecodeHeads) * sizeof(float) <= rows - v,
                 "merge scratch fits");
 };
 
@@ -75,6 +75,15 @@ __device__ __forceinline__ void plan_tile(const DecodeParams& p, int32_t b, int3
 }
 
 // Starts the cp.async copies of a planned tile: int8 rows 16 bytes a copy, scales 4 bytes.
+// Where 16-byte chunk `chunk` of int8 K row `row` sits in its tile. The K operand is read
+// by lanes (g, t) as chunks (D / 64) t .. of rows g and g + 8 (Int8KOperand); for D = 128
+// the rows' 128-byte stride would put rows g and g + 1 on the same banks, so odd rows swap
+// neighbouring chunks.
+template <int D>
+__device__ __forceinline__ int k8_chunk(int row, int chunk) {
+  return D == 128 ? chunk ^ (row & 1) : chunk;
+}
+
 // Keys planned -1 are zero-filled (scale 0): their K and V are zeros, as masked keys' must be.
 template <int D, int TKV, int THREADS>
 __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int64_t* planned,
@@ -90,7 +99,7 @@ __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int
     const int i = k * THREADS + threadIdx.x, row = i / kChunks, chunk = i % kChunks;
     const int64_t at = planned[2 * row];
     const char* src = pages + (at >= 0 ? at + chunk * 16 : 0);
-    ptx::cp_async_16(k8 + row * D + chunk * 16, src, at >= 0);
+    ptx::cp_async_16(k8 + row * D + k8_chunk<D>(row, chunk) * 16, src, at >= 0);
     ptx::cp_async_16(v8 + row * D + chunk * 16, at >= 0 ? src + v_rows : pages, at >= 0);
   }
   if (threadIdx.x < 2 * TKV) {
@@ -101,33 +110,67 @@ __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int
   }
 }
 
-// Eight int8 values to eight T, exactly (|q| <= 127 needs 8 significant bits). For fp16,
-// two byte permutes and one half2 subtraction per four values: byte + 128 becomes the low
-// mantissa byte of 1024.0 (0x6400), where fp16 steps by exactly 1, and 1152 is subtracted.
+// Four int8 values (a word) to four T, exactly (|q| <= 127 needs 8 significant bits): bytes
+// 0, 1 in .x, bytes 2, 3 in .y. For fp16, two byte permutes and one half2 subtraction:
+// byte + 128 becomes the low mantissa byte of 1024.0 (0x6400), where fp16 steps by exactly 1,
+// and 1152 is subtracted.
 template <typename T>
-__device__ __forceinline__ uint4 int8x8_to(uint2 raw) {
+__device__ __forceinline__ uint2 int8x4_to(uint32_t word) {
   if constexpr (std::is_same_v<T, __half>) {
     const __half2 bias = __half2half2(__ushort_as_half(0x6480));  // 1152.0
-    uint32_t out[4];
+    const uint32_t biased = word ^ 0x80808080u;
+    uint32_t out[2];
 #pragma unroll
-    for (int w = 0; w < 2; ++w) {
-      const uint32_t biased = (w ? raw.y : raw.x) ^ 0x80808080u;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const uint32_t bits = __byte_perm(biased, 0x64646464u, h ? 0x4342u : 0x4140u);
-        const __half2 x = __hsub2(*reinterpret_cast<const __half2*>(&bits), bias);
-        out[2 * w + h] = *reinterpret_cast<const uint32_t*>(&x);
-      }
+    for (int h = 0; h < 2; ++h) {
+      const uint32_t bits = __byte_perm(biased, 0x64646464u, h ? 0x4342u : 0x4140u);
+      const __half2 x = __hsub2(*reinterpret_cast<const __half2*>(&bits), bias);
+      out[h] = *reinterpret_cast<const uint32_t*>(&x);
     }
-    return make_uint4(out[0], out[1], out[2], out[3]);
+    return make_uint2(out[0], out[1]);
   } else {
-    float x[8];
-    int8x4_to_float(raw.x, x);
-    int8x4_to_float(raw.y, x + 4);
-    return make_uint4(ptx::pack2<T>(x[0], x[1]), ptx::pack2<T>(x[2], x[3]),
-                      ptx::pack2<T>(x[4], x[5]), ptx::pack2<T>(x[6], x[7]));
+    float x[4];
+    int8x4_to_float(word, x);
+    return make_uint2(ptx::pack2<T>(x[0], x[1]), ptx::pack2<T>(x[2], x[3]));
   }
 }
+
+template <typename T>
+__device__ __forceinline__ uint4 int8x8_to(uint2 raw) {
+  const uint2 lo = int8x4_to<T>(raw.x), hi = int8x4_to<T>(raw.y);
+  return make_uint4(lo.x, lo.y, hi.x, hi.y);
+}
+
+// The A operand of S^T = K Q^T for a warp's 16 keys, straight from the int8 tile: lane
+// (g, t) loads the D / 4 bytes of rows g and g + 8 it needs (cols_element's order) in 16-byte
+// loads, and converts a slice's four bytes of each row when the product asks for them. K
+// never goes through a 16-bit tile.
+template <typename T, int D>
+struct Int8KOperand {
+  static constexpr int kLoads = D / 64;  // 16-byte loads a row
+  uint4 raw[2][kLoads];                  // rows g and g + 8
+
+  __device__ __forceinline__ Int8KOperand(const int8_t* k8, int row0) {
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = row0 + g + 8 * h;
+#pragma unroll
+      for (int i = 0; i < kLoads; ++i)
+        raw[h][i] = *reinterpret_cast<const uint4*>(k8 + row * D + k8_chunk<D>(row, kLoads * t + i) * 16);
+    }
+  }
+
+  __device__ __forceinline__ void a(int kk, uint32_t (&a)[4]) const {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const uint4& r = raw[h][kk / 4];
+      const int w = kk % 4;
+      const uint2 x = int8x4_to<T>(w == 0 ? r.x : w == 1 ? r.y : w == 2 ? r.z : r.w);
+      a[h] = x.x;      // elements e, e + 1 of key g (h = 0) or g + 8 (h = 1)
+      a[h + 2] = x.y;  // elements e + 2, e + 3
+    }
+  }
+};
 
 // Warp-private: rows [row0, row0 + 16) of an int8 tile, converted (not scaled: the scales
 // go to warp_attend_tile) into the same rows of a swizzled T tile, 8 elements a lane at a
@@ -151,10 +194,10 @@ __device__ __forceinline__ void convert_rows(const int8_t* src, T* dst, int row0
   }
 }
 
-// What warp_attend_tile needs of an int8 tile: the per-token scales (the score of tile row r
-// is scaled by ks[r], its weight in P V by vs[r]: the dequantization, applied once per key
-// rather than once per element), and V's integers, converted into the warp's rows of the
-// tile once the scores no longer need K's.
+// What warp_attend_cols needs of an int8 tile besides K: the per-token scales (the score of
+// tile row r is scaled by ks[r], its weight in P V by vs[r]: the dequantization, applied
+// once per key rather than once per element), and V's integers, converted into the warp's
+// rows of a 16-bit tile while the scores are computed.
 template <typename T, int D>
 struct Int8Tile {
   const float* ks;
@@ -165,7 +208,6 @@ struct Int8Tile {
   __device__ __forceinline__ float k(int r) const { return ks[r]; }
   __device__ __forceinline__ float v(int r) const { return vs[r]; }
   __device__ __forceinline__ void before_pv() const {
-    __syncwarp();  // every lane's K reads are done
     convert_rows<T, D>(v8, rows, row0);
     __syncwarp();
   }
@@ -180,7 +222,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   using Smem = SharedLayout<T, D, TKV>;
   extern __shared__ __align__(128) unsigned char smem[];
   T* sQ = reinterpret_cast<T*>(smem + Smem::q);
-  T* sKV = reinterpret_cast<T*>(smem + Smem::kv);
+  T* sV = reinterpret_cast<T*>(smem + Smem::v);
   int8_t* sK8 = reinterpret_cast<int8_t*>(smem + Smem::k8);
   int8_t* sV8 = reinterpret_cast<int8_t*>(smem + Smem::v8);
   float* sScales = reinterpret_cast<float*>(smem + Smem::scales);
@@ -233,19 +275,17 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end) {
       const float* scales = sScales + s * 2 * TKV;
-      convert_rows<T, D>(sK8 + s * TKV * D, sKV, warp * 16);
-      __syncwarp();
-      warp_attend_cols<T, D>(q_cols, sKV, sKV, warp * 16, key0, key0 + 16 > end, begin, end,
-                             p.scale_log2, st,
-                             Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sKV, warp * 16});
+      warp_attend_cols<T, D>(q_cols, Int8KOperand<T, D>(sK8 + s * TKV * D, warp * 16), sV,
+                             warp * 16, key0, key0 + 16 > end, begin, end, p.scale_log2, st,
+                             Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sV, warp * 16});
     }
     __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
   }
   ptx::cp_async_wait<0>();
   __syncthreads();
-  stage_decode_cols<D, kWarps>(st, reinterpret_cast<float*>(sKV));
+  stage_decode_cols<D, kWarps>(st, reinterpret_cast<float*>(sV));
   merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(
-      reinterpret_cast<float*>(sKV), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
+      reinterpret_cast<float*>(sV), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
       static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
 }
 
