@@ -166,7 +166,7 @@ case ${1:-} in
     [[ -d ${2:-} ]] || die "collect: expected the folder a device call's files were fetched into"
     mkdir -p "$dir"
     for f in bench.csv peers.csv tune.csv tunables.csv stages-done.txt device.log gpu_check.log; do
-      [[ -f $2/$f ]] && cp -f "$2/$f" "$dir/$f" && echo "collected $dir/$f"
+      if [[ -f $2/$f ]]; then cp -f "$2/$f" "$dir/$f" && chmod u+w "$dir/$f" && echo "collected $dir/$f"; fi
     done ;;
   report)
     bin=${ATTNB_BIN:-build/bin/attnbench}
