@@ -34,7 +34,7 @@ def parse_args(argv):
     p.add_argument("results", help="folder of result CSVs (bench, peers, tune)")
     p.add_argument("--preset", default="llama3-8b")
     p.add_argument("--dtype", default="fp16")
-    p.add_argument("--decode", type=shapes, default=shapes("32x4096,8x32768,1x65536"), metavar="BxCTX[,BxCTX]")
+    p.add_argument("--decode", type=shapes, default=shapes("32x4096,8x32768,32x32768,1x65536"), metavar="BxCTX[,BxCTX]")
     p.add_argument("--prefill", type=shapes, default=shapes("4x4096"), metavar="BxCTX[,BxCTX]")
     p.add_argument("--links-from", default=None, metavar="DIR",
                    help="make the chart link relative to DIR (default: the results folder)")
