@@ -69,16 +69,20 @@ struct QueryCols {
   }
 };
 
-// The warp's 8 heads attend to 16 keys: K's operand from k_op, V in tile rows key_row0 ..
-// key_row0 + 15 of sV (swizzled); their absolute positions start at key0, and keys outside
-// [lo, hi) are masked when `masked`. `format` as for warp_attend_tile (per-key scales,
-// before_pv).
-template <typename T, int D, typename KOperand, typename Format = PlainTile>
+// The warp's 8 heads attend to 16 keys: K's operand from k_op (k_op.a(kk, a) gives slice
+// kk's A fragment), V in tile rows key_row0 .. key_row0 + 15 of sV (swizzled); the keys'
+// absolute positions start at key0, and those outside [lo, hi) are masked when `masked`.
+// `format` is what the cache format adds: a cache that stores each key's K and V rows scaled
+// (int8_kv: integers times a per-token scale) applies the scales once per key, not to every
+// element: tile row r's scores are multiplied by format.k(r), its weights, for P V only, by
+// format.v(r); format.before_pv() runs after the scores, before sV is read (int8_kv
+// converts its V rows there).
+template <typename T, int D, typename KOperand, typename Format>
 __device__ __forceinline__ void warp_attend_cols(const QueryCols<T, D>& q, const KOperand& k_op,
                                                  const T* sV, int key_row0, int32_t key0,
                                                  bool masked, int32_t lo, int32_t hi,
                                                  float scale_log2, ColState<D>& st,
-                                                 const Format& format = {}) {
+                                                 const Format& format) {
   const int lane = threadIdx.x & 31, g = lane >> 2;
   // S^T, fp32. A (K, 16 keys x 16 of the head dim) of slice kk from k_op.a(kk, a): a0, a2 of
   // key g, a1, a3 of key g + 8, in cols_element's order. Even and odd slices accumulate

@@ -94,22 +94,11 @@ struct RowBounds {
 //   into the accumulator. S and P live only in registers: the C
 //   fragments of two adjacent n8 tiles of S are exactly the A fragment of one k16 step of
 //   P V, so P never goes through shared memory either.
-// What a cache format adds to the tile step. A cache that stores each key's K and V rows
-// scaled (int8_kv: integers times a per-token scale) passes the scales instead of applying
-// them to every element: tile row r's scores are multiplied by k(r), and its weights, for
-// P V only, by v(r). before_pv() runs after the scores are consumed and before sV is read:
-// int8_kv converts its V rows there, into the rows its K used. A plain cache adds nothing.
-struct PlainTile {
-  __device__ __forceinline__ float k(int) const { return 1.0f; }
-  __device__ __forceinline__ float v(int) const { return 1.0f; }
-  __device__ __forceinline__ void before_pv() const {}
-};
-
-template <typename T, int D, int MT, int KEYS, typename Format = PlainTile>
+template <typename T, int D, int MT, int KEYS>
 __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const T* sK, const T* sV,
                                                  int key_row0, int32_t key0, bool masked,
                                                  const RowBounds<MT>& bounds, float scale_log2,
-                                                 WarpState<D, MT>& st, const Format& format = {}) {
+                                                 WarpState<D, MT>& st) {
   static_assert(KEYS % 16 == 0 && D % 16 == 0, "whole k16 steps");
   const int lane = threadIdx.x & 31, t = lane & 3;
   float s[MT][KEYS / 8][4];
@@ -146,19 +135,14 @@ __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const 
 
   // Scores to log2 units (exp2 is the native instruction), -inf outside each row's bounds
   // when the tile needs a mask. Element c of n8 tile n is row g + 8 (c / 2) of m16 tile mt,
-  // key key0 + 8 n + 2 t + c % 2 (tile row key_row0 + 8 n + 2 t + c % 2).
-  float k_factor[KEYS / 8][2];
-#pragma unroll
-  for (int n = 0; n < KEYS / 8; ++n)
-#pragma unroll
-    for (int j = 0; j < 2; ++j) k_factor[n][j] = scale_log2 * format.k(key_row0 + n * 8 + 2 * t + j);
+  // key key0 + 8 n + 2 t + c % 2.
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int n = 0; n < KEYS / 8; ++n)
 #pragma unroll
       for (int c = 0; c < 4; ++c) {
-        s[mt][n][c] *= k_factor[n][c & 1];
+        s[mt][n][c] *= scale_log2;
         if (masked) {
           const int32_t key = key0 + n * 8 + 2 * t + (c & 1);
           if (key < bounds.lo[mt][c >> 1] || key >= bounds.hi[mt][c >> 1]) s[mt][n][c] = kNegInf;
@@ -211,22 +195,15 @@ __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const 
   // and 2kk + 1. B (V, keys x D, row-major in shared memory) needs the transposing load:
   // lane l addresses key (l % 8) + 8 ((l / 8) % 2), chunk l / 16, giving b0, b1 of
   // columns +0..7 and b0, b1 of columns +8..15.
-  format.before_pv();
-  float v_factor[KEYS / 8][2];
-#pragma unroll
-  for (int n = 0; n < KEYS / 8; ++n)
-#pragma unroll
-    for (int j = 0; j < 2; ++j) v_factor[n][j] = format.v(key_row0 + n * 8 + 2 * t + j);
-  const auto weight = [&](int mt, int n, int c) { return s[mt][n][c] * v_factor[n][c & 1]; };
 #pragma unroll
   for (int kk = 0; kk < KEYS / 16; ++kk) {
     uint32_t a[MT][4];
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
-      a[mt][0] = ptx::pack2<T>(weight(mt, 2 * kk, 0), weight(mt, 2 * kk, 1));
-      a[mt][1] = ptx::pack2<T>(weight(mt, 2 * kk, 2), weight(mt, 2 * kk, 3));
-      a[mt][2] = ptx::pack2<T>(weight(mt, 2 * kk + 1, 0), weight(mt, 2 * kk + 1, 1));
-      a[mt][3] = ptx::pack2<T>(weight(mt, 2 * kk + 1, 2), weight(mt, 2 * kk + 1, 3));
+      a[mt][0] = ptx::pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+      a[mt][1] = ptx::pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+      a[mt][2] = ptx::pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+      a[mt][3] = ptx::pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
     }
 #pragma unroll
     for (int dd = 0; dd < D / 16; ++dd) {

@@ -74,7 +74,6 @@ __device__ __forceinline__ void plan_tile(const DecodeParams& p, int32_t b, int3
   }
 }
 
-// Starts the cp.async copies of a planned tile: int8 rows 16 bytes a copy, scales 4 bytes.
 // Where 16-byte chunk `chunk` of int8 K row `row` sits in its tile. The K operand is read
 // by lanes (g, t) as chunks (D / 64) t .. of rows g and g + 8 (Int8KOperand); for D = 128
 // the rows' 128-byte stride would put rows g and g + 1 on the same banks, so odd rows swap
@@ -84,6 +83,7 @@ __device__ __forceinline__ int k8_chunk(int row, int chunk) {
   return D == 128 ? chunk ^ (row & 1) : chunk;
 }
 
+// Starts the cp.async copies of a planned tile: int8 rows 16 bytes a copy, scales 4 bytes.
 // Keys planned -1 are zero-filled (scale 0): their K and V are zeros, as masked keys' must be.
 template <int D, int TKV, int THREADS>
 __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int64_t* planned,
@@ -173,7 +173,7 @@ struct Int8KOperand {
 };
 
 // Warp-private: rows [row0, row0 + 16) of an int8 tile, converted (not scaled: the scales
-// go to warp_attend_tile) into the same rows of a swizzled T tile, 8 elements a lane at a
+// go to warp_attend_cols) into the same rows of a swizzled T tile, 8 elements a lane at a
 // time, so 8 lanes fill one row's 8 consecutive 16-byte chunks (no bank conflicts) from 64
 // consecutive int8 bytes.
 template <typename T, int D>
@@ -197,7 +197,7 @@ __device__ __forceinline__ void convert_rows(const int8_t* src, T* dst, int row0
 // What warp_attend_cols needs of an int8 tile besides K: the per-token scales (the score of
 // tile row r is scaled by ks[r], its weight in P V by vs[r]: the dequantization, applied
 // once per key rather than once per element), and V's integers, converted into the warp's
-// rows of a 16-bit tile while the scores are computed.
+// rows of a 16-bit tile once the scores are done (before_pv).
 template <typename T, int D>
 struct Int8Tile {
   const float* ks;
@@ -213,7 +213,7 @@ struct Int8Tile {
   }
 };
 
-// One block per (split, chunk of up to 16 query heads of a group, KV head, sequence), TKV /
+// One block per (split, chunk of up to 8 query heads of a group, KV head, sequence), TKV /
 // 16 warps that take 16 keys each of every tile; tiles double-buffered as in the fused
 // plugin's decode, whose structure this follows.
 template <typename T, int D, int TKV>
