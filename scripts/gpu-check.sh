@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine over a carried stage/ (see stage-for-gpu.sh): the device, the
-# plugin list, validate on CUDA, the conformance check of every plugin on CUDA, the INT8
-# accuracy study on CUDA, and every test suite. Logs go to $OUT (or results/gpu).
+# Runs on the GPU machine over stage/, unpacked from the carried stage.tar.xz (see
+# stage-for-gpu.sh): the device, the plugin list, validate on CUDA, the conformance check of
+# every plugin on CUDA, the INT8 accuracy study on CUDA, and every test suite. Logs go to $OUT (or results/gpu).
 # Every step has a time limit (a hung kernel must not eat a device call); the test suites run
 # side by side, each into its own log, printed in order afterwards.
 # Then: scripts/h100-results.sh device (benchmarks) and scripts/serve-gpu.sh (serving).

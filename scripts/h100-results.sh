@@ -3,9 +3,10 @@
 # PyTorch's SDPA peers on the same shapes, then `attnbench report`. The GPU machine has no
 # gnuplot and a device call lasts at most ten minutes, so the work is split:
 #
-#   scripts/h100-results.sh device [STAGE...|all]  on the GPU machine, over a carried stage/
-#                                                   (scripts/stage-for-gpu.sh): CSVs into
-#                                                   results/h100/, copied to $OUT after every command
+#   scripts/h100-results.sh device [STAGE...|all]  on the GPU machine, over stage/ (unpacked from
+#                                                   stage.tar.xz: scripts/stage-for-gpu.sh): CSVs
+#                                                   into results/h100/, copied to $OUT after every
+#                                                   command
 #   scripts/h100-results.sh collect DIR            here: the files a device call brought back (and
 #                                                   scripts/gpu-check.sh's log) -> results/h100/
 #   scripts/h100-results.sh report                 here: report/ and headline.md from the CSVs
@@ -132,7 +133,7 @@ device() {
   local todo
   todo=$(stage_list "${@:-all}") || exit 2
   bin=${ATTNB_BIN:-stage/bin/attnbench}
-  [[ -x $bin ]] || die "$bin not found: run scripts/stage-for-gpu.sh on the build machine and carry stage/"
+  [[ -x $bin ]] || die "$bin not found: run scripts/stage-for-gpu.sh on the build machine, carry stage.tar.xz and unpack it (tar xf stage.tar.xz)"
   nvidia-smi -L > /dev/null 2>&1 || die "no GPU here: the device stages run on the GPU machine"
   mkdir -p "$dir"
   deadline=$((SECONDS + ${H100_DEADLINE_S:-540}))
