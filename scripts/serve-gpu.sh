@@ -3,7 +3,8 @@
 # stage.tar.xz (see stage-for-gpu.sh): the KV pool, scheduler and serve suites on CUDA; a
 # small run with every output checked against the fp64 reference; then a Llama-3-8B-like
 # layer (32 query heads, 8 KV heads where the plugin allows, head dim 128, fp16) for each
-# plugin: all requests at once, Poisson arrivals, and a small pool that forces preemptions. Log and CSV go to $OUT (or results/gpu).
+# plugin: all requests at once, Poisson arrivals, and a small pool that forces preemptions.
+# Log and CSV go to $OUT (or results/gpu).
 # SERVE_GPU_PLUGINS (default: every plugin; mqa is not verified, its CUDA-core kernel is slow)
 # limits the verified and the Llama-like runs to some plugins.
 set -uo pipefail
