@@ -17,6 +17,7 @@
 #include "grouped_attention.hpp"
 
 #include "cuda_common.cuh"
+#include "split_kv.hpp"
 #include "split_merge.cuh"
 
 #include <algorithm>
@@ -491,11 +492,7 @@ void cuda_grouped_decode(const AttnbProblem& p, const AttnbAttendArgs& a) {
   Params params = make_params(p, a, batch);
   params.q_indptr = nullptr;  // decode: query b belongs to sequence b
   params.tokens_per_block = 1;
-  int64_t max_visible = 0;
-  for (int32_t b = 0; b < batch; ++b)
-    max_visible = std::max(max_visible, visible_tokens(p, sequence_length(a.cache->page_indptr_host,
-                                                                          a.cache->last_page_len_host,
-                                                                          p.page_size, b)));
+  const int64_t max_visible = longest_visible(p, *a.cache);
   const SplitPlan plan = plan_splits(p, batch, max_visible);
   const std::size_t scratch = partials_bytes(p, batch, plan.splits);
   if (a.workspace_bytes < scratch || (scratch > 0 && !a.workspace))

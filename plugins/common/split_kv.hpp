@@ -2,7 +2,9 @@
 // CPU paths split exactly as the kernels do.
 #pragma once
 
-#include "plain_kv_layout.hpp"  // ATTNB_HD
+#include "plain_kv_layout.hpp"  // ATTNB_HD, sequence_length
+
+#include <attnbench/plugin.hpp>  // visible_tokens
 
 #include <algorithm>
 #include <cmath>
@@ -23,6 +25,17 @@ ATTNB_HD KeyRange split_range(int64_t lo, int64_t hi, int32_t s, int32_t splits,
   const int64_t begin = lo + s * share;
   const int64_t end = begin + share < hi ? begin + share : hi;
   return {begin < hi ? begin : hi, end};
+}
+
+// The most keys a decode query of this call sees, over its sequences (the host copy of the
+// page table): how long the longest split range can be.
+inline int64_t longest_visible(const AttnbProblem& p, const AttnbPagedKv& cache) {
+  int64_t longest = 0;
+  for (int32_t b = 0; b < cache.batch; ++b)
+    longest = std::max(longest, visible_tokens(p, sequence_length(cache.page_indptr_host,
+                                                                  cache.last_page_len_host,
+                                                                  p.page_size, b)));
+  return longest;
 }
 
 // Rows (query token x split) of split partial results a workspace is sized for: a decode of

@@ -230,9 +230,7 @@ void cpu_decode(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs&
   const Scratch s = carve(arena, p);
   const int32_t d = p.head_dim, group = p.num_q_heads / p.num_kv_heads;
   const float scale = softmax_scale(p);
-  int64_t longest = 0;
-  for (int32_t b = 0; b < cache.batch; ++b)
-    longest = std::max(longest, visible_tokens(p, length_of(p, cache, b)));
+  const int64_t longest = plain_kv::longest_visible(p, cache);
   // No SM count on the CPU: "auto" is one split; the tunable still splits on request, so
   // the merge below is exercised (and tested) here too.
   const int32_t splits = plan_splits(t.num_splits, longest, 1, 0, t.tile_kv, kMaxSplits);

@@ -133,11 +133,7 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   AttendParams params = make_params(p, a);
   params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
-  int64_t longest = 0;
-  for (int32_t b = 0; b < cache.batch; ++b)
-    longest = std::max(longest, visible_tokens(p, plain_kv::sequence_length(
-                                                      cache.page_indptr_host,
-                                                      cache.last_page_len_host, p.page_size, b)));
+  const int64_t longest = plain_kv::longest_visible(p, cache);
   params.part_o = static_cast<float*>(a.workspace);
   params.part_lse = params.part_o + static_cast<std::size_t>(plain_kv::split_slots(p.max_batch, kMaxSplits)) *
                                         p.num_q_heads * p.head_dim;

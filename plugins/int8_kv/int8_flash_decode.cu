@@ -289,7 +289,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
       static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
 }
 
-constexpr int kTileKv = 64;
+constexpr int kTileKv = kFlashDecodeTileKv;
 
 // The kernel for T and D, given its shared memory once, and how many blocks of it the device
 // holds at once.

@@ -323,12 +323,8 @@ int32_t group_tile(int32_t group) { return group >= 4 ? 4 : group >= 2 ? 2 : 1; 
 // token along the group, the longest visible context, what the workspace holds.
 int32_t choose_splits(const AttnbProblem& p, const AttnbPagedKv& cache, int32_t tokens,
                       int32_t chunks, int32_t requested, int64_t resident, int32_t tile_kv) {
-  int64_t longest = 0;  // keys the longest query sees
-  for (int32_t b = 0; b < cache.batch; ++b)
-    longest = std::max(longest, sequence_length(cache.page_indptr_host, cache.last_page_len_host, p.page_size, b));
-  if (p.window > 0) longest = std::min<int64_t>(longest, p.window);
   const int64_t blocks = static_cast<int64_t>(tokens) * p.num_kv_heads * chunks;
-  return plain_kv::plan_splits(requested, longest, blocks, resident, tile_kv,
+  return plain_kv::plan_splits(requested, plain_kv::longest_visible(p, cache), blocks, resident, tile_kv,
                                plain_kv::split_capacity(p.max_batch, kMaxSplits, tokens));
 }
 
@@ -402,9 +398,9 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   const int32_t chunks = (group + tile - 1) / tile;
   const bool tensor_cores = decode && !layout.k_per_channel;  // see int8_flash_decode.cu
   int32_t splits = 1;
-  if (decode && tensor_cores)
+  if (tensor_cores)
     splits = choose_splits(p, cache, tokens, (group + kFlashDecodeHeads - 1) / kFlashDecodeHeads, kv_splits,
-                           cuda_flash_decode_resident_blocks(p, sm_count), 64);
+                           cuda_flash_decode_resident_blocks(p, sm_count), kFlashDecodeTileKv);
   else if (decode)  // a block takes 2 x 128 / (D / 16) rows a step: 32 keys for D = 128
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto*, auto) {
       splits = choose_splits(p, cache, tokens, chunks, kv_splits,

@@ -36,7 +36,9 @@ void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
                        float* part_lse, int32_t sm_count);
 // Blocks of that kernel the device holds at once (for planning the splits).
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
-// Query heads of a group one of its blocks serves (the columns of its MMA tiles).
+// Query heads of a group one of its blocks serves (the columns of its MMA tiles), and keys
+// per tile.
 constexpr int32_t kFlashDecodeHeads = 8;
+constexpr int32_t kFlashDecodeTileKv = 64;
 
 }  // namespace attnbench::int8_kv
