@@ -6,6 +6,7 @@
 #pragma once
 
 #include "cuda_common.cuh"  // plain_kv::from_float
+#include "split_merge.cuh"
 #include "tensor_core_ptx.cuh"
 
 #include <cstddef>
@@ -241,7 +242,8 @@ __device__ __forceinline__ RowBounds<1> start_decode_rows(T* sQ, const T* q, int
 // exp2(max_w - max) / total, total = sum_w sum_w exp2(max_w - max). Rows [0, heads) are
 // written as output rows first_row + r of o ([rows][D]), or, when the keys were split, as
 // split `split`'s normalized partial row and its log2-sum-exp2 (part_o [rows][splits][D],
-// part_lse [rows][splits]).
+// part_lse [rows][splits]); the last of the splits' blocks to finish (counted in
+// `split_done`, the group's counter) then merges them into o.
 template <int D, int kWarps, int ROWS>
 struct DecodeScratch {
   float* o;       // [kWarps][ROWS][D] unnormalized outputs
@@ -282,7 +284,8 @@ __device__ __forceinline__ void stage_decode_rows(const WarpState<D, 1>& st, flo
 template <typename T, int D, int kWarps, int ROWS>
 __device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std::size_t first_row,
                                                   T* o, float* part_o, float* part_lse,
-                                                  int32_t splits, int32_t split) {
+                                                  int32_t splits, int32_t split,
+                                                  unsigned* split_done) {
   constexpr int kThreads = kWarps * 32;
   const DecodeScratch<D, kWarps, ROWS> s(scratch);
   __syncthreads();
@@ -313,15 +316,19 @@ __device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std
       if (e == 0) part_lse[row * splits + split] = s.lse[r];
     }
   }
+  if (splits > 1 && plain_kv::last_split_to_finish(split_done, splits))
+    plain_kv::merge_split_rows<T>(part_o, part_lse, o, first_row, heads, splits, D);
 }
 
 template <typename T, int D, int kWarps>
 __device__ __forceinline__ void store_decode_rows(const WarpState<D, 1>& st, float* scratch,
                                                   int heads, std::size_t first_row, T* o,
                                                   float* part_o, float* part_lse,
-                                                  int32_t splits, int32_t split) {
+                                                  int32_t splits, int32_t split,
+                                                  unsigned* split_done) {
   stage_decode_rows<D, kWarps>(st, scratch);
-  merge_decode_rows<T, D, kWarps, 16>(scratch, heads, first_row, o, part_o, part_lse, splits, split);
+  merge_decode_rows<T, D, kWarps, 16>(scratch, heads, first_row, o, part_o, part_lse, splits, split,
+                                      split_done);
 }
 
 // Shared memory the end of a decode block needs (DecodeScratch), in floats.

@@ -1,6 +1,8 @@
 // The second step of split-KV decoding, shared by every plugin that splits: each output row
 // is its splits' normalized partial rows weighted by their share of the softmax mass,
-// exp2(lse_s - max lse) / sum_s exp2(lse_s - max lse).
+// exp2(lse_s - max lse) / sum_s exp2(lse_s - max lse). The tensor-core decode kernels merge
+// inside the kernel (the last block of a row group to finish does it: no second launch);
+// the CUDA-core ones launch merge_splits.
 #pragma once
 
 #include "cuda_common.cuh"
@@ -9,44 +11,74 @@
 
 namespace attnbench::plain_kv {
 
-// part_o [rows][splits][d] (fp32), part_lse [rows][splits] (log2-sum-exp2), o [rows][d].
-// A block per row, a thread per pair of elements. The grid is small and the partials sit in
-// L2, so latency is its cost: the row's lse values are read once, in parallel, into shared
-// memory, and eight splits' loads are in flight at a time.
+// Output elements 2 * pair and 2 * pair + 1 of `row` from part_o [rows][splits][d] (fp32)
+// and part_lse [rows][splits] (log2-sum-exp2) into o [rows][d]. One pass with a running
+// maximum, so every split's loads are independent of the arithmetic and eight are in flight
+// at a time; the partials were just written by other blocks, so they are read from L2.
+template <typename T>
+__device__ __forceinline__ void merge_split_pair(const float* part_o, const float* part_lse, T* o,
+                                                 std::size_t row, int32_t pair, int32_t splits,
+                                                 int32_t d) {
+  const std::size_t first = row * splits;
+  float top = -INFINITY, total = 0.0f;
+  float2 acc = make_float2(0.0f, 0.0f);
+#pragma unroll 8
+  for (int32_t s = 0; s < splits; ++s) {
+    const float lse = __ldcg(part_lse + first + s);
+    const float2 x = __ldcg(reinterpret_cast<const float2*>(part_o + (first + s) * d) + pair);
+    if (lse == -INFINITY) continue;  // a split that saw no key
+    const float next = fmaxf(top, lse);
+    const float rescale = exp2f(top - next), w = exp2f(lse - next);
+    total = total * rescale + w;
+    acc.x = acc.x * rescale + w * x.x;
+    acc.y = acc.y * rescale + w * x.y;
+    top = next;
+  }
+  const float inv = total > 0 ? 1.0f / total : 0.0f;  // no split saw a key: the row is 0
+  o[row * d + 2 * pair] = from_float<T>(acc.x * inv);
+  o[row * d + 2 * pair + 1] = from_float<T>(acc.y * inv);
+}
+
+// A block per row, a thread per pair of elements.
 template <typename T>
 __global__ void merge_splits_kernel(const float* part_o, const float* part_lse, T* o,
                                     int32_t splits, int32_t d) {
-  extern __shared__ float row_lse[];  // [splits]
-  const std::size_t row = blockIdx.x, first = row * splits;
-  for (int32_t s = threadIdx.x; s < splits; s += blockDim.x) row_lse[s] = part_lse[first + s];
-  __syncthreads();
-  float top = -INFINITY;
-  for (int32_t s = 0; s < splits; ++s) top = fmaxf(top, row_lse[s]);
-  const int32_t pair = threadIdx.x;
-  float2 acc = make_float2(0.0f, 0.0f);
-  float total = 0.0f;
-  if (top != -INFINITY) {  // else no split saw a key: the row is 0
-#pragma unroll 8
-    for (int32_t s = 0; s < splits; ++s) {
-      const float w = exp2f(row_lse[s] - top);
-      const float2 x = reinterpret_cast<const float2*>(part_o + (first + s) * d)[pair];
-      total += w;
-      acc.x += w * x.x;
-      acc.y += w * x.y;
-    }
-  }
-  const float inv = total > 0 ? 1.0f / total : 0.0f;
-  o[row * d + 2 * pair] = from_float<T>(acc.x * inv);
-  o[row * d + 2 * pair + 1] = from_float<T>(acc.y * inv);
+  merge_split_pair<T>(part_o, part_lse, o, blockIdx.x, threadIdx.x, splits, d);
 }
 
 template <typename T>
 void merge_splits(const float* part_o, const float* part_lse, T* o, int64_t rows, int32_t splits,
                   int32_t d, cudaStream_t stream) {
   if (rows == 0) return;
-  merge_splits_kernel<T><<<static_cast<unsigned>(rows), d / 2, splits * sizeof(float), stream>>>(
-      part_o, part_lse, o, splits, d);
+  merge_splits_kernel<T><<<static_cast<unsigned>(rows), d / 2, 0, stream>>>(part_o, part_lse, o, splits, d);
   check_launch("split merge kernel");
+}
+
+// Called by every thread of each of a row group's `splits` blocks once its partial rows are
+// written: true in the one block that finishes last, which then sees every split's partials.
+// The count is CUTLASS's semaphore: the block's writes are ordered before thread 0's
+// increment by the barrier and the fence; the last block puts the counter back to 0 for the
+// next call.
+__device__ __forceinline__ bool last_split_to_finish(unsigned* counter, int32_t splits) {
+  __syncthreads();
+  bool last = false;
+  if (threadIdx.x == 0) {
+    __threadfence();
+    last = atomicAdd(counter, 1u) == static_cast<unsigned>(splits - 1);
+    if (last) *counter = 0;
+    __threadfence();
+  }
+  return __syncthreads_or(last);
+}
+
+// The last block's merge of its group's `rows` output rows, first_row onwards.
+template <typename T>
+__device__ __forceinline__ void merge_split_rows(const float* part_o, const float* part_lse, T* o,
+                                                 std::size_t first_row, int32_t rows, int32_t splits,
+                                                 int32_t d) {
+  const int32_t pairs = d / 2;
+  for (int32_t i = threadIdx.x; i < rows * pairs; i += blockDim.x)
+    merge_split_pair<T>(part_o, part_lse, o, first_row + i / pairs, i % pairs, splits, d);
 }
 
 }  // namespace attnbench::plain_kv

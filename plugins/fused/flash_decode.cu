@@ -2,7 +2,6 @@
 // ranges, each attended by its own block, and the partial results merged by log-sum-exp,
 // so a batch of one with a long context still fills the GPU.
 #include "flash_launch.cuh"
-#include "../common/split_merge.cuh"
 #include "fused_cuda.hpp"
 
 #include <algorithm>
@@ -20,7 +19,7 @@ constexpr int kHeadsPerBlock = 16;  // the rows of one m16 MMA tile
 // are in flight: K/V tiles go through STAGES shared-memory stages with cp.async, STAGES - 1
 // tiles ahead of the one attended. At the end the warps' states are merged in shared
 // memory; with one split the block writes the output, otherwise its normalized partial
-// output and log2-sum-exp2 go to the workspace.
+// output and log2-sum-exp2 go to the workspace, and the last split to finish merges them.
 template <typename T, int D, int TKV, int STAGES>
 __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParams p) {
   constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kRows = kHeadsPerBlock;
@@ -79,11 +78,12 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   // The K/V stages are free now: the warps' merge uses them as scratch.
   store_decode_rows<T, D, kWarps>(st, reinterpret_cast<float*>(sK), heads,
                                   static_cast<std::size_t>(b) * p.num_q_heads + head0,
-                                  static_cast<T*>(p.o), p.part_o, p.part_lse, p.num_splits, split);
+                                  static_cast<T*>(p.o), p.part_o, p.part_lse, p.num_splits, split,
+                                  p.split_done + (static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk);
 }
 
 // Plans the split count (it depends on how many blocks of this kernel the device holds at
-// once) and launches the decode, then the merge of the splits.
+// once) and launches the decode.
 template <typename T, int D, int TKV, int STAGES>
 void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int32_t max_batch,
                    int32_t num_kv_heads, int32_t sm_count, cudaStream_t stream) {
@@ -103,10 +103,6 @@ void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int3
   const dim3 grid(params.num_splits * params.head_chunks, num_kv_heads, params.batch);
   kernel<<<grid, kThreads, kSmem, stream>>>(params);
   plain_kv::check_launch("fused decode kernel");
-  if (params.num_splits > 1)
-    plain_kv::merge_splits(params.part_o, params.part_lse, static_cast<T*>(params.o),
-                           static_cast<int64_t>(params.batch) * params.num_q_heads, params.num_splits,
-                           D, stream);
 }
 
 }  // namespace
@@ -114,6 +110,11 @@ void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int3
 std::size_t cuda_workspace_bytes(const AttnbProblem& p) {
   const auto partials = static_cast<std::size_t>(plain_kv::split_slots(p.max_batch, kMaxSplits)) * p.num_q_heads;
   return partials * (p.head_dim + 1) * sizeof(float);
+}
+
+plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& p) {
+  const int32_t head_chunks = (p.num_q_heads / p.num_kv_heads + kHeadsPerBlock - 1) / kHeadsPerBlock;
+  return plain_kv::SplitCounters(static_cast<std::size_t>(p.max_batch) * p.num_kv_heads * head_chunks);
 }
 
 int32_t cuda_sm_count() {
@@ -127,12 +128,13 @@ int32_t cuda_sm_count() {
 }
 
 void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
-                 const AttnbAttendArgs& a) {
+                 const plain_kv::SplitCounters& counters, const AttnbAttendArgs& a) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch == 0) return;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   AttendParams params = make_params(p, a);
   params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
+  params.split_done = counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * params.head_chunks);
   const int64_t longest = plain_kv::longest_visible(p, cache);
   params.part_o = static_cast<float*>(a.workspace);
   params.part_lse = params.part_o + static_cast<std::size_t>(plain_kv::split_slots(p.max_batch, kMaxSplits)) *

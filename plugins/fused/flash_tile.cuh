@@ -37,6 +37,7 @@ struct AttendParams {
   int32_t head_chunks;  // blocks per KV head along the group (16 query heads each)
   float* part_o;
   float* part_lse;
+  unsigned* split_done;  // [batch][kv_heads][head_chunks]: the splits' arrival counters
 };
 
 using namespace flash;  // the format-independent tile pieces

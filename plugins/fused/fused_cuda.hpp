@@ -1,10 +1,12 @@
 // The fused plugin's CUDA path: one flash-attention prefill kernel (QK^T, online softmax
 // and PV fused, tile by tile, on the tensor cores) and a split-KV flash-decoding kernel with
-// its log-sum-exp merge. Host-side launchers; the kernels are in flash_prefill.cu and
+// its log-sum-exp merge inside. Host-side launchers; the kernels are in flash_prefill.cu and
 // flash_decode.cu, their shared device pieces in flash_tile.cuh.
 #pragma once
 
 #include "fused_tunables.hpp"
+
+#include "../common/split_counters.hpp"
 
 #include <attnbench/abi.h>
 
@@ -18,9 +20,13 @@ std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 
 void cuda_prefill(const AttnbProblem& problem, const Tunables& tunables,
                   const AttnbAttendArgs& args);
-// sm_count: multiprocessors of the device, for choosing the split count.
+// sm_count: multiprocessors of the device, for choosing the split count; counters: from
+// cuda_split_counters, for the in-kernel merge of the splits.
 void cuda_decode(const AttnbProblem& problem, const Tunables& tunables, int32_t sm_count,
-                 const AttnbAttendArgs& args);
+                 const plain_kv::SplitCounters& counters, const AttnbAttendArgs& args);
+// The op's split counters: one per decode block group the problem can launch (max_batch x
+// KV heads x chunks of 16 query heads), a few bytes of device memory each.
+plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& problem);
 
 // Multiprocessors of the current device (what the host told us, else asked of the driver).
 int32_t cuda_sm_count();

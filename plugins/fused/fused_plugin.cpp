@@ -64,7 +64,10 @@ class FusedPlugin : public PluginBase {
 
   explicit FusedPlugin(const AttnbProblem& p) : problem_(p) {
 #ifdef ATTNB_WITH_CUDA
-    if (p.device == ATTNB_DEVICE_CUDA) sm_count_ = fused::cuda_sm_count();
+    if (p.device == ATTNB_DEVICE_CUDA) {
+      sm_count_ = fused::cuda_sm_count();
+      split_counters_ = fused::cuda_split_counters(p);
+    }
 #endif
   }
 
@@ -89,7 +92,7 @@ class FusedPlugin : public PluginBase {
     check_attend_args(a, true);
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return fused::cuda_decode(problem_, tunables_, sm_count_, a);
+      return fused::cuda_decode(problem_, tunables_, sm_count_, split_counters_, a);
 #endif
     fused::cpu_decode(problem_, tunables_, a);
   }
@@ -135,6 +138,9 @@ class FusedPlugin : public PluginBase {
   AttnbProblem problem_;
   fused::Tunables tunables_;
   int32_t sm_count_ = 0;
+#ifdef ATTNB_WITH_CUDA
+  plain_kv::SplitCounters split_counters_;  // device memory: max_batch x KV heads x head chunks
+#endif
 };
 
 }  // namespace

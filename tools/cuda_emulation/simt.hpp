@@ -299,6 +299,16 @@ inline unsigned __byte_perm(unsigned x, unsigned y, unsigned selector) {
   return out;
 }
 
+// Global memory's atomics and L2-only loads: a block's threads run one at a time and blocks
+// one after another, so a plain read-modify-write is atomic and every load sees every store.
+inline unsigned atomicAdd(unsigned* address, unsigned value) {
+  const unsigned old = *address;
+  *address = old + value;
+  return old;
+}
+template <typename T>
+inline T __ldcg(const T* address) { return *address; }
+
 // CUDA's min and max take mixed argument types (int and long, say) and return the wider.
 template <typename A, typename B>
 inline std::common_type_t<A, B> min(A a, B b) {

@@ -103,6 +103,26 @@ void check_block_work() {
   expect(ok, "__syncthreads with dynamic and static shared memory, __syncthreads_count/and/or");
 }
 
+// Each block's thread 0 takes a ticket; every thread reads the count back through L2.
+__global__ void tickets(unsigned* counter, unsigned* ticket, unsigned* seen) {
+  if (threadIdx.x == 0) ticket[blockIdx.x] = atomicAdd(counter, 1u);
+  __syncthreads();
+  seen[blockIdx.x * blockDim.x + threadIdx.x] = __ldcg(counter);
+}
+
+void check_atomics() {
+  const int blocks = 4, n = 64;
+  unsigned counter = 10;
+  std::vector<unsigned> ticket(blocks), seen(blocks * n);
+  tickets<<<blocks, n>>>(&counter, ticket.data(), seen.data());
+  bool ok = cudaGetLastError() == cudaSuccess && counter == 10 + blocks;
+  for (int b = 0; b < blocks; ++b) {
+    ok &= ticket[b] == 10u + b;
+    for (int t = 0; t < n; ++t) ok &= seen[b * n + t] == 11u + b;
+  }
+  expect(ok, "atomicAdd returns the old value, once per call; __ldcg sees it");
+}
+
 // ---- cp.async -------------------------------------------------------------------------------
 
 __device__ unsigned shared_address(const void* p) {
@@ -339,6 +359,7 @@ int main() {
     std::printf("-- threads in %s order\n", order);
     check_collectives();
     check_block_work();
+    check_atomics();
     check_copies();
     check_ldmatrix();
     check_movmatrix();

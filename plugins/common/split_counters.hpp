@@ -1,0 +1,56 @@
+// The arrival counters of split-KV decoding's in-kernel merge (split_merge.cuh): one per
+// group of blocks that splits a row group's keys, in device memory the op owns. Zeroed once
+// here; the last block of every group puts its counter back to 0, so a decode call needs
+// neither a memset nor a second kernel. Decode calls on one op must therefore be ordered on
+// the device (one stream, or synchronized), as they already are by sharing its workspace.
+#pragma once
+
+#include <attnbench/plugin.hpp>  // Error
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+namespace attnbench::plain_kv {
+
+class SplitCounters {
+ public:
+  SplitCounters() = default;
+  explicit SplitCounters(std::size_t count) : count_(count) {
+    const std::size_t bytes = count * sizeof(unsigned);
+    if (cudaMalloc(reinterpret_cast<void**>(&counters_), bytes) != cudaSuccess ||
+        cudaMemset(counters_, 0, bytes) != cudaSuccess) {
+      release();
+      throw Error(ATTNB_ERR_OUT_OF_MEMORY,
+                  "cannot allocate " + std::to_string(bytes) + " bytes of split-KV counters");
+    }
+  }
+  SplitCounters(SplitCounters&& other) noexcept
+      : counters_(std::exchange(other.counters_, nullptr)), count_(std::exchange(other.count_, 0)) {}
+  SplitCounters& operator=(SplitCounters&& other) noexcept {
+    std::swap(counters_, other.counters_);
+    std::swap(count_, other.count_);
+    return *this;
+  }
+  ~SplitCounters() { release(); }
+
+  // Counters for `groups` block groups (batch x KV heads x head chunks).
+  unsigned* get(std::size_t groups) const {
+    if (groups > count_)
+      throw Error(ATTNB_ERR_INVALID_ARGUMENT, "split-KV counters for " + std::to_string(count_) +
+                                                  " block groups, " + std::to_string(groups) + " asked");
+    return counters_;
+  }
+
+ private:
+  void release() {
+    if (counters_) cudaFree(counters_);
+    counters_ = nullptr;
+  }
+  unsigned* counters_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+}  // namespace attnbench::plain_kv
