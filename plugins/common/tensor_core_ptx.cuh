@@ -25,19 +25,6 @@ __device__ __forceinline__ uint32_t smem_address(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
-// An L2 cache policy for cp.async: evict-first for data read once (a decode's K/V stream:
-// its lines are then the first replaced, so streaming it does not displace what else L2
-// holds, dirty lines whose write-back would share the DRAM with the reads included), or
-// evict-normal (what a copy without a hint gets).
-__device__ __forceinline__ uint64_t l2_policy(bool evict_first) {
-  uint64_t policy;
-  if (evict_first)
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
-  else
-    asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(policy));
-  return policy;
-}
-
 // Copies 16 bytes global -> shared without a trip through registers. When !valid nothing
 // is read and the 16 bytes are zero-filled (src-size 0); `gmem` must still be a valid
 // address, pass any in-bounds one.
@@ -46,18 +33,10 @@ __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool v
                "l"(gmem), "r"(valid ? 16 : 0)
                : "memory");
 }
-// The same under an L2 policy (l2_policy).
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid, uint64_t policy) {
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(
-                   smem_address(smem)),
-               "l"(gmem), "r"(valid ? 16 : 0), "l"(policy)
-               : "memory");
-}
-// 4 bytes (cached in L1 too: cp.async.cg takes only 16), e.g. one scale, under an L2 policy.
-__device__ __forceinline__ void cp_async_4(void* smem, const void* gmem, bool valid, uint64_t policy) {
-  asm volatile("cp.async.ca.shared.global.L2::cache_hint [%0], [%1], 4, %2, %3;\n" ::"r"(
-                   smem_address(smem)),
-               "l"(gmem), "r"(valid ? 4 : 0), "l"(policy)
+// The same for 4 bytes (cached in L1 too: cp.async.cg takes only 16), e.g. one scale.
+__device__ __forceinline__ void cp_async_4(void* smem, const void* gmem, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_address(smem)),
+               "l"(gmem), "r"(valid ? 4 : 0)
                : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() {

@@ -45,12 +45,11 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   const auto plan = [&](int32_t i) {
     plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i % STAGES) * TKV);
   };
-  const uint64_t policy = ptx::l2_policy(p.kv_evict_first);  // K/V are read once
   const auto load = [&](int32_t i) {
     const int stage = i % STAGES;
     if (i < num_tiles)
       load_kv_tile_async<T, D, TKV, kThreads>(p, sRows + stage * TKV, sK + stage * TKV * D,
-                                              sV + stage * TKV * D, policy);
+                                              sV + stage * TKV * D);
     ptx::cp_async_commit();  // a group even when empty: tile i is always the i-th group
   };
   for (int i = 0; i < STAGES; ++i) plan(i);
@@ -135,7 +134,6 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   AttendParams params = make_params(p, a);
   params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
-  params.kv_evict_first = t.kv_evict_first;
   params.split_done = counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * params.head_chunks);
   const int64_t longest = plain_kv::longest_visible(p, cache);
   params.part_o = static_cast<float*>(a.workspace);

@@ -38,7 +38,6 @@ struct AttendParams {
   float* part_o;
   float* part_lse;
   unsigned* split_done;  // [batch][kv_heads][head_chunks]: the splits' arrival counters
-  int32_t kv_evict_first;  // decode: K/V copies under an L2 evict-first policy
 };
 
 using namespace flash;  // the format-independent tile pieces
@@ -72,12 +71,11 @@ __device__ __forceinline__ void plan_kv_tile(const AttendParams& p, int32_t b, i
 // Starts copying a planned K/V tile from its pages into shared memory with cp.async, 16
 // bytes a copy, consecutive threads along a row. Keys planned as -1 are zero-filled rather
 // than read: past the end of the cache there is no page to read, and a masked key's weight
-// is 0, which must multiply a zero V row, not whatever garbage a page holds. Without a
-// policy the copies carry no L2 hint (prefill reads a tile again for every query tile);
-// decode passes ptx::l2_policy's.
-template <typename T, int D, int KEYS, int THREADS, typename Copy>
-__device__ __forceinline__ void load_kv_tile_with(const AttendParams& p, const int64_t* row_offsets,
-                                                  T* k_tile, T* v_tile, Copy copy) {
+// is 0, which must multiply a zero V row, not whatever garbage a page holds.
+template <typename T, int D, int KEYS, int THREADS>
+__device__ __forceinline__ void load_kv_tile_async(const AttendParams& p,
+                                                   const int64_t* row_offsets, T* k_tile,
+                                                   T* v_tile) {
   constexpr int kChunks = D / 8;
   static_assert((KEYS * kChunks) % THREADS == 0, "every thread copies the same number of chunks");
 #pragma unroll 4  // fully unrolled, the copies' addresses crowd out the MMA registers
@@ -86,25 +84,9 @@ __device__ __forceinline__ void load_kv_tile_with(const AttendParams& p, const i
     const int64_t offset = row_offsets[row];
     const bool valid = offset >= 0;
     const char* k_src = p.pages + (valid ? offset + chunk * 16 : 0);
-    copy(k_tile + swizzled<D>(row, chunk), k_src, valid);
-    copy(v_tile + swizzled<D>(row, chunk), valid ? k_src + p.v_offset : p.pages, valid);
+    ptx::cp_async_16(k_tile + swizzled<D>(row, chunk), k_src, valid);
+    ptx::cp_async_16(v_tile + swizzled<D>(row, chunk), valid ? k_src + p.v_offset : p.pages, valid);
   }
-}
-template <typename T, int D, int KEYS, int THREADS>
-__device__ __forceinline__ void load_kv_tile_async(const AttendParams& p,
-                                                   const int64_t* row_offsets, T* k_tile,
-                                                   T* v_tile) {
-  load_kv_tile_with<T, D, KEYS, THREADS>(
-      p, row_offsets, k_tile, v_tile,
-      [](T* dst, const char* src, bool valid) { ptx::cp_async_16(dst, src, valid); });
-}
-template <typename T, int D, int KEYS, int THREADS>
-__device__ __forceinline__ void load_kv_tile_async(const AttendParams& p,
-                                                   const int64_t* row_offsets, T* k_tile,
-                                                   T* v_tile, uint64_t policy) {
-  load_kv_tile_with<T, D, KEYS, THREADS>(
-      p, row_offsets, k_tile, v_tile,
-      [policy](T* dst, const char* src, bool valid) { ptx::cp_async_16(dst, src, valid, policy); });
 }
 
 // The top of iteration i of the kernels' double-buffered loop over K/V tiles: issue tile

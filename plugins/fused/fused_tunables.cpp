@@ -10,7 +10,6 @@ const AttnbTunable* tunable_table(std::size_t* count) {
   static const int64_t warp_rows[] = {16, 32};
   static const int64_t num_splits[] = {0, 1, 2, 4, 8, 16, 32};
   static const int64_t decode_stages[] = {2, 3};
-  static const int64_t on_off[] = {0, 1};
   const Tunables defaults;
   static const AttnbTunable table[] = {
       {sizeof(AttnbTunable), "tile_q", "query rows per tile (one CUDA block)", tile_q, 2,
@@ -25,9 +24,6 @@ const AttnbTunable* tunable_table(std::size_t* count) {
       {sizeof(AttnbTunable), "decode_stages",
        "K/V tiles in shared memory in CUDA decode: the one attended and those in flight",
        decode_stages, 2, defaults.decode_stages},
-      {sizeof(AttnbTunable), "kv_evict_first",
-       "CUDA decode: K/V copies marked L2 evict-first, read-once data displacing nothing else",
-       on_off, 2, defaults.kv_evict_first},
   };
   *count = sizeof(table) / sizeof(table[0]);
   return table;
@@ -45,8 +41,6 @@ void set_tunable(Tunables& t, const char* name, int64_t value) {
     t.num_splits = v;
   else if (std::strcmp(name, "decode_stages") == 0)
     t.decode_stages = v;
-  else if (std::strcmp(name, "kv_evict_first") == 0)
-    t.kv_evict_first = v;
 }
 
 }  // namespace attnbench::fused

@@ -21,7 +21,6 @@ struct Tunables {
   int32_t warp_rows = 32;  // query rows per warp on CUDA: 16 or 32 (two m16 MMA tiles)
   int32_t num_splits = 0;  // decode: KV splits per sequence; 0 picks from the SM count
   int32_t decode_stages = 3;  // CUDA decode: shared-memory stages of K/V tiles (tiles in flight + 1)
-  int32_t kv_evict_first = 1;  // CUDA decode: K/V copies under an L2 evict-first policy
 };
 
 // The descriptor's table of tunables (names, allowed values, the defaults above).

@@ -32,7 +32,6 @@ struct DecodeParams {
   float* part_o;  // split partials, as in attend_kernel
   float* part_lse;
   unsigned* split_done;  // [batch][kv_heads][head_chunks]: the splits' arrival counters
-  int32_t kv_evict_first;  // K/V copies under an L2 evict-first policy
   int32_t num_q_heads, group, window, splits, head_chunks;
   float scale_log2;
 };
@@ -87,11 +86,9 @@ __device__ __forceinline__ int k8_chunk(int row, int chunk) {
 
 // Starts the cp.async copies of a planned tile: int8 rows 16 bytes a copy, scales 4 bytes.
 // Keys planned -1 are zero-filled (scale 0): their K and V are zeros, as masked keys' must be.
-// `policy`: ptx::l2_policy's, for data read once.
 template <int D, int TKV, int THREADS>
 __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int64_t* planned,
-                                                int8_t* k8, int8_t* v8, float* scales,
-                                                uint64_t policy) {
+                                                int8_t* k8, int8_t* v8, float* scales) {
   constexpr int kChunks = D / 16;
   static_assert((TKV * kChunks) % THREADS == 0 && 2 * TKV <= THREADS, "even copies");
   const char* pages = static_cast<const char*>(p.cache.pages);
@@ -103,14 +100,14 @@ __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int
     const int i = k * THREADS + threadIdx.x, row = i / kChunks, chunk = i % kChunks;
     const int64_t at = planned[2 * row];
     const char* src = pages + (at >= 0 ? at + chunk * 16 : 0);
-    ptx::cp_async_16(k8 + row * D + k8_chunk<D>(row, chunk) * 16, src, at >= 0, policy);
-    ptx::cp_async_16(v8 + row * D + chunk * 16, at >= 0 ? src + v_rows : pages, at >= 0, policy);
+    ptx::cp_async_16(k8 + row * D + k8_chunk<D>(row, chunk) * 16, src, at >= 0);
+    ptx::cp_async_16(v8 + row * D + chunk * 16, at >= 0 ? src + v_rows : pages, at >= 0);
   }
   if (threadIdx.x < 2 * TKV) {
     const int key = threadIdx.x % TKV, is_v = threadIdx.x / TKV;
     const int64_t at = planned[2 * key + 1];
     ptx::cp_async_4(scales + is_v * TKV + key, pages + (at >= 0 ? at + is_v * v_scales : 0),
-                    at >= 0, policy);
+                    at >= 0);
   }
 }
 
@@ -247,11 +244,10 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   const auto plan = [&](int32_t i) {
     plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i & 1) * 2 * TKV);
   };
-  const uint64_t policy = ptx::l2_policy(p.kv_evict_first);  // K/V are read once
   const auto load = [&](int32_t i) {
     const int s = i & 1;
     load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
-                                      sScales + s * 2 * TKV, policy);
+                                      sScales + s * 2 * TKV);
   };
   plan(0);
   plan(1);
@@ -332,7 +328,7 @@ void dispatch(const AttnbProblem& p, F&& f) {
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
                        int32_t splits, float* part_o, float* part_lse, unsigned* split_done,
-                       bool kv_evict_first, int32_t sm_count) {
+                       int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   DecodeParams params{};
@@ -343,7 +339,6 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.part_o = part_o;
   params.part_lse = part_lse;
   params.split_done = split_done;
-  params.kv_evict_first = kv_evict_first;
   params.num_q_heads = p.num_q_heads;
   params.group = p.num_q_heads / p.num_kv_heads;
   params.window = p.window;

@@ -16,10 +16,6 @@ namespace simt::ptx {
 // cp.async.{ca,cg}.shared.global [dst], [src], cp_size{, src_size}: copies src_size bytes
 // (cp_size when absent) and zero-fills the rest of cp_size. .cg takes 16 bytes only.
 void cp_async(uint32_t dst, const void* src, int cp_size, int src_size, bool cg);
-// createpolicy.fractional.L2::<priority>.b64 d, 1.0: an opaque policy for cp.async's
-// .L2::cache_hint, which caching alone sees; distinct values, so a kernel cannot tell less.
-constexpr uint64_t l2_policy_evict_first = 0x1f, l2_policy_evict_normal = 0x2f,
-                   l2_policy_evict_last = 0x3f, l2_policy_evict_unchanged = 0x4f;
 void cp_async_commit();
 // cp.async.wait_group N: until at most N of this thread's committed groups are in flight.
 void cp_async_wait_group(int pending);

@@ -135,21 +135,14 @@ REG = r'(%\d+|\d+)'
 
 
 def cp_async(m):
-    kind, hinted, dst, src, size, src_size, policy = m.groups()
+    kind, dst, src, size, src_size = m.groups()
     cg = 'true' if kind == 'cg' else 'false'
-    if hinted and not policy:
-        raise TranslationError('cp.async .L2::cache_hint without its policy operand')
     return f'simt::ptx::cp_async({dst}, {src}, {size}, {src_size or size}, {cg})'
 
 
 INSTRUCTIONS = [
-    # An L2 cache hint changes nothing an emulated thread can see: its policy is read, unused.
-    (re.compile(r'cp\.async\.(ca|cg)\.shared(?:::cta)?\.global(\.L2::cache_hint)?(?:\.L2::\d+B)?\s+'
-                r'\[(%\d+)\],\s*\[(%\d+)\],\s*' + REG + r'(?:,\s*' + REG + r')?(?:,\s*' + REG + r')?$'),
-     cp_async),
-    (re.compile(r'createpolicy\.fractional\.L2::(evict_first|evict_normal|evict_last|evict_unchanged)'
-                r'\.b64\s+(%\d+),\s*1\.0$'),
-     lambda m: f'{m.group(2)} = simt::ptx::l2_policy_{m.group(1)}'),
+    (re.compile(r'cp\.async\.(ca|cg)\.shared(?:::cta)?\.global(?:\.L2::\d+B)?\s+\[(%\d+)\],\s*'
+                r'\[(%\d+)\],\s*' + REG + r'(?:,\s*' + REG + r')?$'), cp_async),
     (re.compile(r'cp\.async\.commit_group$'), lambda m: 'simt::ptx::cp_async_commit()'),
     (re.compile(r'cp\.async\.wait_group\s+' + REG + '$'),
      lambda m: f'simt::ptx::cp_async_wait_group({m.group(1)})'),

@@ -130,22 +130,14 @@ __device__ unsigned shared_address(const void* p) {
 }
 
 // Thread t copies 16 bytes (src_bytes of them real, the rest zero-filled) and records what
-// the destination holds before and after its wait; `hinted`: under an L2 evict-first policy.
-__global__ void copies(const float* src, float* before, float* after, int src_bytes, bool hinted) {
+// the destination holds before and after its wait.
+__global__ void copies(const float* src, float* before, float* after, int src_bytes) {
   extern __shared__ __align__(16) float tile[];
   const int t = threadIdx.x;
   tile[4 * t] = -1.0f;
-  if (hinted) {
-    uint64_t policy;
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
-    asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(
-                     shared_address(tile + 4 * t)),
-                 "l"(src + 4 * t), "r"(src_bytes), "l"(policy));
-  } else {
-    asm volatile(
-        "cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(tile + 4 * t)),
-        "l"(src + 4 * t), "r"(src_bytes));
-  }
+  asm volatile(
+      "cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(tile + 4 * t)),
+      "l"(src + 4 * t), "r"(src_bytes));
   asm volatile("cp.async.commit_group;\n" ::);
   before[t] = tile[4 * t];
   asm volatile("cp.async.wait_group 0;\n" ::);
@@ -156,9 +148,9 @@ void check_copies() {
   std::vector<float> src(128), before(32), after(128);
   for (int i = 0; i < 128; ++i) src[i] = i + 0.5f;
   bool ok = true;
-  for (const char* mode : {"issue", "wait"}) for (const bool hinted : {false, true}) {
+  for (const char* mode : {"issue", "wait"}) {
     setenv("SIMT_CP_ASYNC", mode, 1);
-    copies<<<1, 32, 512>>>(src.data(), before.data(), after.data(), 8, hinted);
+    copies<<<1, 32, 512>>>(src.data(), before.data(), after.data(), 8);
     ok &= cudaGetLastError() == cudaSuccess;
     const bool at_wait = std::strcmp(mode, "wait") == 0;
     for (int t = 0; t < 32; ++t) {
@@ -168,7 +160,7 @@ void check_copies() {
     }
   }
   unsetenv("SIMT_CP_ASYNC");
-  expect(ok, "cp.async (with and without an L2 hint) lands at issue or at the wait, zero-fills past src-size");
+  expect(ok, "cp.async lands at issue or at the wait, zero-fills past src-size");
 }
 
 // ---- ldmatrix and mma ---------------------------------------------------------------------
