@@ -11,46 +11,52 @@
 
 namespace attnbench::plain_kv {
 
-// Output elements 2 * pair and 2 * pair + 1 of `row` from part_o [rows][splits][d] (fp32)
+// Output elements 4 * quad .. 4 * quad + 3 of `row` from part_o [rows][splits][d] (fp32)
 // and part_lse [rows][splits] (log2-sum-exp2) into o [rows][d]. One pass with a running
-// maximum, so every split's loads are independent of the arithmetic and eight are in flight
-// at a time; the partials were just written by other blocks, so they are read from L2.
+// maximum, so every split's loads are independent of the arithmetic and sixteen are in
+// flight at a time: the partials were just written by other blocks and are read from L2,
+// whose latency, not bandwidth, is the merge's cost.
 template <typename T>
-__device__ __forceinline__ void merge_split_pair(const float* part_o, const float* part_lse, T* o,
-                                                 std::size_t row, int32_t pair, int32_t splits,
+__device__ __forceinline__ void merge_split_quad(const float* part_o, const float* part_lse, T* o,
+                                                 std::size_t row, int32_t quad, int32_t splits,
                                                  int32_t d) {
   const std::size_t first = row * splits;
   float top = -INFINITY, total = 0.0f;
-  float2 acc = make_float2(0.0f, 0.0f);
-#pragma unroll 8
+  float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll 16
   for (int32_t s = 0; s < splits; ++s) {
     const float lse = __ldcg(part_lse + first + s);
-    const float2 x = __ldcg(reinterpret_cast<const float2*>(part_o + (first + s) * d) + pair);
+    const float4 x = __ldcg(reinterpret_cast<const float4*>(part_o + (first + s) * d) + quad);
     if (lse == -INFINITY) continue;  // a split that saw no key
     const float next = fmaxf(top, lse);
     const float rescale = exp2f(top - next), w = exp2f(lse - next);
     total = total * rescale + w;
     acc.x = acc.x * rescale + w * x.x;
     acc.y = acc.y * rescale + w * x.y;
+    acc.z = acc.z * rescale + w * x.z;
+    acc.w = acc.w * rescale + w * x.w;
     top = next;
   }
   const float inv = total > 0 ? 1.0f / total : 0.0f;  // no split saw a key: the row is 0
-  o[row * d + 2 * pair] = from_float<T>(acc.x * inv);
-  o[row * d + 2 * pair + 1] = from_float<T>(acc.y * inv);
+  T* out = o + row * d + 4 * quad;
+  out[0] = from_float<T>(acc.x * inv);
+  out[1] = from_float<T>(acc.y * inv);
+  out[2] = from_float<T>(acc.z * inv);
+  out[3] = from_float<T>(acc.w * inv);
 }
 
-// A block per row, a thread per pair of elements.
+// A block per row, a thread per four elements.
 template <typename T>
 __global__ void merge_splits_kernel(const float* part_o, const float* part_lse, T* o,
                                     int32_t splits, int32_t d) {
-  merge_split_pair<T>(part_o, part_lse, o, blockIdx.x, threadIdx.x, splits, d);
+  merge_split_quad<T>(part_o, part_lse, o, blockIdx.x, threadIdx.x, splits, d);
 }
 
 template <typename T>
 void merge_splits(const float* part_o, const float* part_lse, T* o, int64_t rows, int32_t splits,
                   int32_t d, cudaStream_t stream) {
   if (rows == 0) return;
-  merge_splits_kernel<T><<<static_cast<unsigned>(rows), d / 2, 0, stream>>>(part_o, part_lse, o, splits, d);
+  merge_splits_kernel<T><<<static_cast<unsigned>(rows), d / 4, 0, stream>>>(part_o, part_lse, o, splits, d);
   check_launch("split merge kernel");
 }
 
@@ -76,9 +82,9 @@ template <typename T>
 __device__ __forceinline__ void merge_split_rows(const float* part_o, const float* part_lse, T* o,
                                                  std::size_t first_row, int32_t rows, int32_t splits,
                                                  int32_t d) {
-  const int32_t pairs = d / 2;
-  for (int32_t i = threadIdx.x; i < rows * pairs; i += blockDim.x)
-    merge_split_pair<T>(part_o, part_lse, o, first_row + i / pairs, i % pairs, splits, d);
+  const int32_t quads = d / 4;
+  for (int32_t i = threadIdx.x; i < rows * quads; i += blockDim.x)
+    merge_split_quad<T>(part_o, part_lse, o, first_row + i / quads, i % quads, splits, d);
 }
 
 }  // namespace attnbench::plain_kv
