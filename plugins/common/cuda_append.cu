@@ -7,6 +7,7 @@ namespace {
 // Block t copies new token t (all KV heads, K and V) into its page slot, 16 bytes a thread.
 __global__ void append_kernel(AttnbPagedKv cache, Layout layout, const char* k, const char* v,
                               const int32_t* new_indptr) {
+  let_dependents_start();  // a decode after it waits only where it reads the new tokens
   const int32_t t = blockIdx.x;
   const int32_t b = owner_of(new_indptr, cache.batch, t);
   const int64_t len = sequence_length(cache.page_indptr, cache.last_page_len, layout.page_size, b);

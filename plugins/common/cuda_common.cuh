@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include <string>
+#include <utility>
 
 namespace attnbench::plain_kv {
 
@@ -53,11 +54,43 @@ __device__ __forceinline__ QueryPlace place_of(const AttnbPagedKv& cache, const 
   return place;
 }
 
+// Programmatic dependent launch (sm_90): a decode kernel launched with launch_dependent may
+// start while the append kernel before it in the stream still runs, so that its launch and
+// its blocks' start (page lookups, Q) overlap the append; a block that reads keys the
+// append may still be writing calls wait_for_prior_grid first. The append kernels call
+// let_dependents_start at once; a kernel that does not lets them start only when it ends.
+__device__ __forceinline__ void let_dependents_start() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+// Until the grid before this one in the stream has ended and its writes are visible.
+__device__ __forceinline__ void wait_for_prior_grid() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
 // Throws a device error naming `what` if the last launch failed.
 inline void check_launch(const char* what) {
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess)
     throw Error(ATTNB_ERR_DEVICE, std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+// kernel<<<grid, block, shared_bytes, stream>>>(args...), allowed to start early (see
+// let_dependents_start).
+template <typename... Params, typename... Args>
+void launch_dependent(const char* what, void (*kernel)(Params...), dim3 grid, dim3 block,
+                      std::size_t shared_bytes, cudaStream_t stream, Args&&... args) {
+  cudaLaunchAttribute early{};
+  early.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  early.val.programmaticStreamSerializationAllowed = 1;
+  // grid, block, dynamic shared memory, stream, attributes
+  cudaLaunchConfig_t config{grid, block, shared_bytes, stream, &early, 1};
+  const cudaError_t err = cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+  if (err != cudaSuccess) throw Error(ATTNB_ERR_DEVICE, std::string(what) + ": " + cudaGetErrorString(err));
+  check_launch(what);
 }
 
 // Calls f with a null pointer of the element type of `dtype` (fp16 or bf16).

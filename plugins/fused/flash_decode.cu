@@ -20,6 +20,8 @@ constexpr int kHeadsPerBlock = 16;  // the rows of one m16 MMA tile
 // tiles ahead of the one attended. At the end the warps' states are merged in shared
 // memory; with one split the block writes the output, otherwise its normalized partial
 // output and log2-sum-exp2 go to the workspace, and the last split to finish merges them.
+// The kernel may start while the append before it still runs (launch_dependent): only the
+// blocks that read the appended keys wait for it, after their page lookups and Q.
 template <typename T, int D, int TKV, int STAGES>
 __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParams p) {
   constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kRows = kHeadsPerBlock;
@@ -55,6 +57,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   for (int i = 0; i < STAGES; ++i) plan(i);
   __syncthreads();
   const RowBounds<1> bounds = start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
+  if (end > kv_len - p.fresh_keys) plain_kv::wait_for_prior_grid();  // launched early
   for (int i = 0; i < STAGES - 1; ++i) load(i);  // Q travels with tile 0
 
   const int warp = threadIdx.x / 32;
@@ -101,8 +104,7 @@ void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int3
   params.num_splits = plan_splits(t.num_splits, longest, blocks_per_split, resident, TKV,
                                   plain_kv::split_capacity(max_batch, kMaxSplits, params.batch));
   const dim3 grid(params.num_splits * params.head_chunks, num_kv_heads, params.batch);
-  kernel<<<grid, kThreads, kSmem, stream>>>(params);
-  plain_kv::check_launch("fused decode kernel");
+  plain_kv::launch_dependent("fused decode kernel", kernel, grid, kThreads, kSmem, stream, params);
 }
 
 }  // namespace
@@ -128,12 +130,14 @@ int32_t cuda_sm_count() {
 }
 
 void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
-                 const plain_kv::SplitCounters& counters, const AttnbAttendArgs& a) {
+                 const plain_kv::SplitCounters& counters, int32_t fresh_keys,
+                 const AttnbAttendArgs& a) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch == 0) return;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   AttendParams params = make_params(p, a);
   params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
+  params.fresh_keys = fresh_keys;
   params.split_done = counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * params.head_chunks);
   const int64_t longest = plain_kv::longest_visible(p, cache);
   params.part_o = static_cast<float*>(a.workspace);

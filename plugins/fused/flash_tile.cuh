@@ -38,6 +38,7 @@ struct AttendParams {
   float* part_o;
   float* part_lse;
   unsigned* split_done;  // [batch][kv_heads][head_chunks]: the splits' arrival counters
+  int32_t fresh_keys;    // decode: the last keys of each sequence the append before may still write
 };
 
 using namespace flash;  // the format-independent tile pieces

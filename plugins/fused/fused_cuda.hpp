@@ -21,9 +21,11 @@ std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 void cuda_prefill(const AttnbProblem& problem, const Tunables& tunables,
                   const AttnbAttendArgs& args);
 // sm_count: multiprocessors of the device, for choosing the split count; counters: from
-// cuda_split_counters, for the in-kernel merge of the splits.
+// cuda_split_counters, for the in-kernel merge of the splits; fresh_keys: the last keys of
+// each sequence the op's append before it may still be writing (FreshKeys).
 void cuda_decode(const AttnbProblem& problem, const Tunables& tunables, int32_t sm_count,
-                 const plain_kv::SplitCounters& counters, const AttnbAttendArgs& args);
+                 const plain_kv::SplitCounters& counters, int32_t fresh_keys,
+                 const AttnbAttendArgs& args);
 // The op's split counters: one per decode block group the problem can launch (max_batch x
 // KV heads x chunks of 16 query heads), a few bytes of device memory each.
 plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& problem);

@@ -6,6 +6,7 @@
 #include "fused_tunables.hpp"
 
 #include "../common/cpu_paged_attention.hpp"
+#include "../common/fresh_keys.hpp"
 #include "../common/plain_kv_layout.hpp"
 
 #include <attnbench/plugin.hpp>
@@ -75,13 +76,17 @@ class FusedPlugin : public PluginBase {
 
   void append_kv(const AttnbAppendArgs& a) {
 #ifdef ATTNB_WITH_CUDA
-    if (problem_.device == ATTNB_DEVICE_CUDA) return plain_kv::cuda_append(problem_, a);
+    if (problem_.device == ATTNB_DEVICE_CUDA) {
+      plain_kv::cuda_append(problem_, a);
+      return fresh_keys_.appended(a);
+    }
 #endif
     plain_kv::cpu_append(problem_, a);
   }
 
   void prefill(const AttnbAttendArgs& a) {
     check_attend_args(a, false);
+    fresh_keys_.take();  // prefill starts after the append, as any kernel
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA) return fused::cuda_prefill(problem_, tunables_, a);
 #endif
@@ -92,7 +97,7 @@ class FusedPlugin : public PluginBase {
     check_attend_args(a, true);
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return fused::cuda_decode(problem_, tunables_, sm_count_, split_counters_, a);
+      return fused::cuda_decode(problem_, tunables_, sm_count_, split_counters_, fresh_keys_.take(), a);
 #endif
     fused::cpu_decode(problem_, tunables_, a);
   }
@@ -138,6 +143,7 @@ class FusedPlugin : public PluginBase {
   AttnbProblem problem_;
   fused::Tunables tunables_;
   int32_t sm_count_ = 0;
+  plain_kv::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
 #ifdef ATTNB_WITH_CUDA
   plain_kv::SplitCounters split_counters_;  // device memory: max_batch x KV heads x head chunks
 #endif

@@ -32,6 +32,7 @@ struct DecodeParams {
   float* part_o;  // split partials, as in attend_kernel
   float* part_lse;
   unsigned* split_done;  // [batch][kv_heads][head_chunks]: the splits' arrival counters
+  int32_t fresh_keys;    // the last keys of each sequence the append before may still write
   int32_t num_q_heads, group, window, splits, head_chunks;
   float scale_log2;
 };
@@ -253,6 +254,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   plan(1);
   __syncthreads();
   start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
+  if (end > kv_len - p.fresh_keys) plain_kv::wait_for_prior_grid();  // launched early
   if (num_tiles > 0) load(0);
   ptx::cp_async_commit();
 
@@ -310,8 +312,8 @@ template <typename T, int D>
 void launch(const DecodeParams& params, int32_t sm_count, cudaStream_t stream) {
   configure<T, D>(sm_count);
   const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
-  int8_flash_decode_kernel<T, D, kTileKv><<<grid, kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream>>>(params);
-  plain_kv::check_launch("int8_kv tensor-core decode kernel");
+  plain_kv::launch_dependent("int8_kv tensor-core decode kernel", int8_flash_decode_kernel<T, D, kTileKv>, grid,
+                             kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream, params);
 }
 
 // Calls f(T*, integral_constant D) for the problem's dtype and head dim.
@@ -328,7 +330,7 @@ void dispatch(const AttnbProblem& p, F&& f) {
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
                        int32_t splits, float* part_o, float* part_lse, unsigned* split_done,
-                       int32_t sm_count) {
+                       int32_t fresh_keys, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   DecodeParams params{};
@@ -339,6 +341,7 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.part_o = part_o;
   params.part_lse = part_lse;
   params.split_done = split_done;
+  params.fresh_keys = fresh_keys;
   params.num_q_heads = p.num_q_heads;
   params.group = p.num_q_heads / p.num_kv_heads;
   params.window = p.window;

@@ -13,6 +13,7 @@ using plain_kv::check_launch;
 using plain_kv::dispatch_half_types;
 using plain_kv::first_visible;
 using plain_kv::from_float;
+using plain_kv::let_dependents_start;
 using plain_kv::owner_of;
 using plain_kv::place_of;
 using plain_kv::QueryPlace;
@@ -94,6 +95,7 @@ __global__ void open_pages_kernel(AttnbPagedKv cache, Layout layout, const T* k,
 template <typename T, bool PerChannel>
 __global__ void quantize_kernel(AttnbPagedKv cache, Layout layout, const T* k, const T* v,
                                 const int32_t* new_indptr) {
+  let_dependents_start();  // a decode after it waits only where it reads the new tokens
   const int32_t t = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int32_t d = layout.head_dim, per_lane = d / 32;  // 2 or 4
   const NewToken n = new_token(cache, new_indptr, t, layout.page_size);
@@ -394,7 +396,8 @@ plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& p) {
 }
 
 void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a, bool decode,
-                 int32_t kv_splits, int32_t sm_count, const plain_kv::SplitCounters& counters) {
+                 int32_t kv_splits, int32_t sm_count, const plain_kv::SplitCounters& counters,
+                 int32_t fresh_keys) {
   const AttnbPagedKv& cache = *a.cache;
   const int32_t tokens = a.q_indptr_host ? a.q_indptr_host[cache.batch] : cache.batch;
   if (tokens == 0) return;
@@ -423,7 +426,7 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   if (tensor_cores)  // merges its splits itself
     return cuda_flash_decode(p, layout, a, splits, part_o, part_lse,
                              counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * flash_chunks),
-                             sm_count);
+                             fresh_keys, sm_count);
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {
     using T = std::remove_pointer_t<decltype(type_tag)>;

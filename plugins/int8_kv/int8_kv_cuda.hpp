@@ -27,10 +27,12 @@ std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 int32_t cuda_sm_count();
 void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbAppendArgs& args);
 // kv_splits 0 chooses the split count from the batch, heads and SM count; prefill uses 1.
-// counters: from cuda_split_counters, for the tensor-core decode's in-kernel merge.
+// counters: from cuda_split_counters, for the tensor-core decode's in-kernel merge;
+// fresh_keys: the last keys of each sequence the op's append before may still be writing
+// (FreshKeys), which the tensor-core decode, launched early, waits for.
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
                  bool decode, int32_t kv_splits, int32_t sm_count,
-                 const plain_kv::SplitCounters& counters);
+                 const plain_kv::SplitCounters& counters, int32_t fresh_keys);
 // The op's split counters: one per tensor-core decode block group the problem can launch
 // (max_batch x KV heads x chunks of kFlashDecodeHeads query heads).
 plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& problem);
@@ -41,7 +43,8 @@ plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& problem);
 // group to finish merges into o (split_done: that group's counters).
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
                        const AttnbAttendArgs& args, int32_t splits, float* part_o,
-                       float* part_lse, unsigned* split_done, int32_t sm_count);
+                       float* part_lse, unsigned* split_done, int32_t fresh_keys,
+                       int32_t sm_count);
 // Blocks of that kernel the device holds at once (for planning the splits).
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
 // Query heads of a group one of its blocks serves (the columns of its MMA tiles), and keys

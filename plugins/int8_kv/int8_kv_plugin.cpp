@@ -5,6 +5,8 @@
 #include "int8_kv_cpu.hpp"
 #include "int8_kv_format.hpp"
 
+#include "../common/fresh_keys.hpp"
+
 #include <attnbench/plugin.hpp>
 
 #ifdef ATTNB_WITH_CUDA
@@ -94,7 +96,10 @@ class Int8KvPlugin : public PluginBase {
   void append_kv(const AttnbAppendArgs& a) {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
-    if (problem_.device == ATTNB_DEVICE_CUDA) return cuda_append(problem_, layout, a);
+    if (problem_.device == ATTNB_DEVICE_CUDA) {
+      cuda_append(problem_, layout, a);
+      return fresh_keys_.appended(a);
+    }
 #endif
     cpu_append(problem_, layout, a);
   }
@@ -105,11 +110,13 @@ class Int8KvPlugin : public PluginBase {
  private:
   void attend(const AttnbAttendArgs& a, bool is_decode) {
     const Layout layout = checked_layout(a.cache);
+    const int32_t fresh_keys = fresh_keys_.take();
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_, split_counters_);
+      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_, split_counters_,
+                         fresh_keys);
 #endif
-    (void)is_decode;
+    (void)is_decode, (void)fresh_keys;
     cpu_attend(problem_, layout, a);
   }
 
@@ -126,6 +133,7 @@ class Int8KvPlugin : public PluginBase {
   AttnbProblem problem_;
   int32_t kv_splits_ = 0;
   int32_t sm_count_ = 0;
+  plain_kv::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
 #ifdef ATTNB_WITH_CUDA
   plain_kv::SplitCounters split_counters_;  // device memory: max_batch x KV heads x head chunks
 #endif

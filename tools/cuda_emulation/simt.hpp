@@ -186,6 +186,17 @@ void launch(const char* name, void (*kernel)(Params...), const Config& config, A
   });
 }
 
+// cudaLaunchKernelEx(&config, kernel, args...): its launch attributes (programmatic stream
+// serialization: the kernel may start before the one before it ends) change nothing here,
+// where kernels run one after another. Errors are reported as after kernel<<<...>>>.
+template <typename... Params, typename... Args>
+cudaError_t launch_ex(const cudaLaunchConfig_t* config, void (*kernel)(Params...), Args&&... args) {
+  launch("cudaLaunchKernelEx", kernel,
+         Config(config->gridDim, config->blockDim, config->dynamicSmemBytes, config->stream),
+         std::forward<Args>(args)...);
+  return cudaSuccess;
+}
+
 }  // namespace simt
 
 // ---- The CUDA built-ins, for the translated code ------------------------------------------

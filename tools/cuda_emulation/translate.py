@@ -10,6 +10,7 @@ is only written when its content changes (the build then recompiles only what ch
 What a host compiler cannot take, and what it becomes:
   kernel<<<grid, block, shared, stream>>>(args)  simt::launch("file:line kernel", kernel,
                                                               simt::Config(grid, ...), args)
+  cudaLaunchKernelEx(&config, kernel, args)     simt::launch_ex(&config, kernel, args)
   extern __shared__ T name[];                    T* name = simt::dynamic_shared<T>(align);
   __shared__ T a[N], b[M];                       per-block storage in the shared window
   asm volatile("ptx" : outputs : inputs);        calls into ptx.hpp, per instruction
@@ -144,6 +145,9 @@ INSTRUCTIONS = [
     (re.compile(r'cp\.async\.(ca|cg)\.shared(?:::cta)?\.global(?:\.L2::\d+B)?\s+\[(%\d+)\],\s*'
                 r'\[(%\d+)\],\s*' + REG + r'(?:,\s*' + REG + r')?$'), cp_async),
     (re.compile(r'cp\.async\.commit_group$'), lambda m: 'simt::ptx::cp_async_commit()'),
+    # Kernels here run one after another: a dependent grid starts after the one before it
+    # has ended, so its wait has nothing to wait for.
+    (re.compile(r'griddepcontrol\.(wait|launch_dependents)$'), lambda m: '(void)0'),
     (re.compile(r'cp\.async\.wait_group\s+' + REG + '$'),
      lambda m: f'simt::ptx::cp_async_wait_group({m.group(1)})'),
     (re.compile(r'cp\.async\.wait_all$'), lambda m: 'simt::ptx::cp_async_wait_group(0)'),
@@ -282,6 +286,7 @@ def translate(text, path, device):
     text = rewrite(text, r'\b(?:asm|__asm__)\s*(?:volatile|__volatile__)?\s*\(', asm_statement)
     text = rewrite(text, r'\b(extern\s+)?__shared__\b', shared_declaration(path))
     text = rewrite(text, r'<<<', launch(path))
+    text = rewrite(text, r'\bcudaLaunchKernelEx\s*\(', lambda t, mask, m: (m.start(), m.end(), 'simt::launch_ex('))
     text = rewrite(text, r'\b__launch_bounds__\s*\(', launch_bounds)
     text = rewrite(text, r'\breinterpret_cast\s*<', pointer_cast)
     head = '#include "simt.hpp"\n'
