@@ -7,6 +7,7 @@
 
 namespace {
 
+using attnbench::plain_kv::first_fresh_tile;
 using attnbench::plain_kv::plan_splits;
 using attnbench::plain_kv::split_capacity;
 using attnbench::plain_kv::split_range;
@@ -29,6 +30,22 @@ TEST(SplitRange, SplitsCoverTheKeysOnceOnTileBoundaries) {
         }
         EXPECT_EQ(next, hi);
       }
+}
+
+// A decode started early waits before the first of its tiles that holds a key the append
+// may still be writing, and never when none of its tiles does.
+TEST(FirstFreshTile, IsTheFirstTileHoldingAFreshKey) {
+  for (int64_t begin : {0, 64, 100})
+    for (int64_t end : {begin, begin + 1, begin + 64, begin + 65, begin + 300})
+      for (int64_t kv_len : {end, end + 1, end + 200})
+        for (int64_t fresh : {0, 1, 2, 64, 65, 1000}) {
+          const int64_t first_fresh = kv_len - fresh;
+          int32_t want = -1;
+          for (int64_t key = begin; key < end && want < 0; ++key)
+            if (key >= first_fresh) want = static_cast<int32_t>((key - begin) / 64);
+          EXPECT_EQ(first_fresh_tile(first_fresh, begin, end, 64), want)
+              << "keys " << begin << ".." << end << " of " << kv_len << ", " << fresh << " fresh";
+        }
 }
 
 TEST(PlanSplits, AsManyAsOneWaveOfResidentBlocksHolds) {

@@ -27,6 +27,14 @@ ATTNB_HD KeyRange split_range(int64_t lo, int64_t hi, int32_t s, int32_t splits,
   return {begin < hi ? begin : hi, end};
 }
 
+// Of a block's tiles of tile_kv keys over [begin, end), the first that holds a key at or
+// after `first_fresh` (the first key the append before a decode may still be writing when
+// the decode starts early), or -1 when none does: the tile to wait before.
+ATTNB_HD int32_t first_fresh_tile(int64_t first_fresh, int64_t begin, int64_t end, int32_t tile_kv) {
+  if (first_fresh >= end || begin >= end) return -1;
+  return first_fresh > begin ? static_cast<int32_t>((first_fresh - begin) / tile_kv) : 0;
+}
+
 // The most keys a decode query of this call sees, over its sequences (the host copy of the
 // page table): how long the longest split range can be.
 inline int64_t longest_visible(const AttnbProblem& p, const AttnbPagedKv& cache) {

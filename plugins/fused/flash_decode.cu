@@ -20,8 +20,8 @@ constexpr int kHeadsPerBlock = 16;  // the rows of one m16 MMA tile
 // tiles ahead of the one attended. At the end the warps' states are merged in shared
 // memory; with one split the block writes the output, otherwise its normalized partial
 // output and log2-sum-exp2 go to the workspace, and the last split to finish merges them.
-// The kernel may start while the append before it still runs (launch_dependent): only the
-// blocks that read the appended keys wait for it, after their page lookups and Q.
+// The kernel may start while the append before it still runs (launch_dependent): a block
+// waits for it only before copying the first tile that holds appended keys.
 template <typename T, int D, int TKV, int STAGES>
 __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParams p) {
   constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kRows = kHeadsPerBlock;
@@ -47,8 +47,11 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   const auto plan = [&](int32_t i) {
     plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i % STAGES) * TKV);
   };
+  const int32_t fresh_tile =
+      plain_kv::first_fresh_tile(kv_len - p.fresh_keys, begin, end, TKV);
   const auto load = [&](int32_t i) {
     const int stage = i % STAGES;
+    if (i == fresh_tile) plain_kv::wait_for_prior_grid();  // its keys may still be appended
     if (i < num_tiles)
       load_kv_tile_async<T, D, TKV, kThreads>(p, sRows + stage * TKV, sK + stage * TKV * D,
                                               sV + stage * TKV * D);
@@ -57,7 +60,6 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   for (int i = 0; i < STAGES; ++i) plan(i);
   __syncthreads();
   const RowBounds<1> bounds = start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
-  if (end > kv_len - p.fresh_keys) plain_kv::wait_for_prior_grid();  // launched early
   for (int i = 0; i < STAGES - 1; ++i) load(i);  // Q travels with tile 0
 
   const int warp = threadIdx.x / 32;

@@ -245,8 +245,11 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   const auto plan = [&](int32_t i) {
     plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i & 1) * 2 * TKV);
   };
+  const int32_t fresh_tile =
+      plain_kv::first_fresh_tile(kv_len - p.fresh_keys, begin, end, TKV);
   const auto load = [&](int32_t i) {
     const int s = i & 1;
+    if (i == fresh_tile) plain_kv::wait_for_prior_grid();  // its keys may still be appended
     load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
                                       sScales + s * 2 * TKV);
   };
@@ -254,7 +257,6 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   plan(1);
   __syncthreads();
   start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
-  if (end > kv_len - p.fresh_keys) plain_kv::wait_for_prior_grid();  // launched early
   if (num_tiles > 0) load(0);
   ptx::cp_async_commit();
 
