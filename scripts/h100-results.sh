@@ -18,11 +18,14 @@
 # with the working tree), so a stage cut by the deadline is finished by running it again.
 # H100_DEADLINE_S (default 540) is the time one device call may take: no command starts later
 # than 30 s before it, and one still running then is stopped (its finished rows are kept).
+# After a decode kernel changes, its rows are deleted from the CSVs and measured again with
+# H100_PLUGINS=a,b (only those plugins) and H100_DECODE_ONLY=1 (no prefill rows, no peers).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dir=results/h100
 stages_all=(headline tune decode prefill tunables window bf16 hd64)
-plugins=mha,gqa,mqa,int8_kv,fused  # sliding_window without a window runs gqa's kernel: see `window`
+plugins=${H100_PLUGINS:-mha,gqa,mqa,int8_kv,fused}  # sliding_window without a window runs gqa's kernel: see `window`
+decode_only=${H100_DECODE_ONLY:-}
 fast=(--min-time 0.1 --max-time 0.5)  # the broad grids; the headline shapes use bench's defaults
 decode_grid=(--phase decode --batch 1,8,32,128 --context 512,1024,2048,4096,8192,16384,32768)
 # Prefill costs batch x context^2: at most 64K prompt tokens per call.
@@ -33,8 +36,14 @@ die() { echo "h100-results.sh: $*" >&2; exit 2; }
 # --- the stages: each a list of `bench`, `peers`, `tune` and `tunables` commands -----------------
 bench() { run "$bin" bench --out "$dir/bench.csv" --resume --isolate --plugin "$plugins" "$@"; }
 tunables() { run "$bin" bench --out "$dir/tunables.csv" --resume "$@"; }
-peers() { run python3 scripts/peers/sdpa_peers.py --out "$dir/peers.csv" --resume --commit-from "$dir/bench.csv" "$@"; }
+peers() { [[ -z $decode_only ]] || return 0; run python3 scripts/peers/sdpa_peers.py --out "$dir/peers.csv" --resume --commit-from "$dir/bench.csv" "$@"; }
 tune() { run "$bin" tune --out "$dir/tune.csv" --resume "$@"; }
+has() { [[ ,$plugins, == *,$1,* ]]; }
+only() {  # those of the named plugins that $plugins lists, comma-separated
+  local p out=()
+  for p in "$@"; do has "$p" && out+=("$p"); done
+  (IFS=,; echo "${out[*]}")
+}
 
 decode_grid() {  # the plugins' and the peers' decode grid for a preset and dtypes
   bench "$@" "${fast[@]}" "${decode_grid[@]}"
@@ -42,6 +51,7 @@ decode_grid() {  # the plugins' and the peers' decode grid for a preset and dtyp
 }
 
 prefill_grid() {
+  [[ -z $decode_only ]] || return 0
   for g in "${prefill_grids[@]}"; do
     read -r batch contexts <<< "$g"
     bench "$@" "${fast[@]}" --phase prefill --batch "$batch" --context "$contexts"
@@ -55,7 +65,7 @@ stage() {
     headline)  # the shapes the README's first screen quotes: decode 32 x 4096, 8 x 32768, 1 x 65536
       # (INT8 against fp16 among them), prefill 4 x 4096; bench's default timing
       bench "${fp16[@]}" --phase decode --batch 1,8,32 --context 4096,32768,65536
-      bench "${fp16[@]}" --phase prefill --batch 4 --context 4096
+      [[ -n $decode_only ]] || bench "${fp16[@]}" --phase prefill --batch 4 --context 4096
       peers "${fp16[@]}" --phase decode --batch 1,8,32 --context 4096,32768,65536
       peers "${fp16[@]}" --phase prefill --batch 4 --context 4096 ;;
     tune)  # the largest batch within 90% of the GPU and a p95 TPOT of 20 ms for all 32 layers
@@ -63,19 +73,28 @@ stage() {
     decode) decode_grid "${fp16[@]}" ;;
     prefill) prefill_grid "${fp16[@]}" ;;
     tunables)  # fused's tiles at 4 x 4096 prefill, its decode splits and stages; int8_kv's splits
-      tunables --plugin fused "${fp16[@]}" "${fast[@]}" --phase prefill --batch 4 --context 4096 \
-          --sweep-tunable tile_q=64,128 --sweep-tunable tile_kv=32,64,128 --sweep-tunable warp_rows=16,32
-      tunables --plugin fused "${fp16[@]}" "${fast[@]}" --phase decode --batch 1,32 --context 4096,65536 \
-          --sweep-tunable num_splits=0,1,4,16,32 --sweep-tunable tile_kv=32,64,128 \
-          --sweep-tunable decode_stages=2,3
-      # int8_kv's decode splits at the INT8 target's shapes
-      tunables --plugin int8_kv "${fp16[@]}" "${fast[@]}" --phase decode --batch 1,32 --context 4096,32768 \
-          --sweep-tunable kv_splits=0,1,2,4,8 ;;
+      if has fused && [[ -z $decode_only ]]; then
+        tunables --plugin fused "${fp16[@]}" "${fast[@]}" --phase prefill --batch 4 --context 4096 \
+            --sweep-tunable tile_q=64,128 --sweep-tunable tile_kv=32,64,128 --sweep-tunable warp_rows=16,32
+      fi
+      if has fused; then
+        tunables --plugin fused "${fp16[@]}" "${fast[@]}" --phase decode --batch 1,32 --context 4096,65536 \
+            --sweep-tunable num_splits=0,1,4,16,32 --sweep-tunable tile_kv=32,64,128 \
+            --sweep-tunable decode_stages=2,3
+      fi
+      if has int8_kv; then  # int8_kv's decode splits at the INT8 target's shapes
+        tunables --plugin int8_kv "${fp16[@]}" "${fast[@]}" --phase decode --batch 1,32 --context 4096,32768 \
+            --sweep-tunable kv_splits=0,1,2,4,8
+      fi ;;
     window)  # a 4096-token sliding window where it bites (PyTorch's SDPA has no window: no peers)
-      plugins=sliding_window,fused bench "${fp16[@]}" "${fast[@]}" --window 4096 --phase decode --batch 8,32 \
-          --context 8192,32768
-      plugins=sliding_window,fused bench "${fp16[@]}" "${fast[@]}" --window 4096 --phase prefill --batch 1 \
-          --context 16384,32768 ;;
+      local windowed
+      windowed=$(only sliding_window fused)
+      if [[ -n $windowed ]]; then
+        plugins=$windowed bench "${fp16[@]}" "${fast[@]}" --window 4096 --phase decode --batch 8,32 \
+            --context 8192,32768
+        [[ -n $decode_only ]] || plugins=$windowed bench "${fp16[@]}" "${fast[@]}" --window 4096 \
+            --phase prefill --batch 1 --context 16384,32768
+      fi ;;
     bf16)
       decode_grid --preset llama3-8b --dtype bf16
       prefill_grid --preset llama3-8b --dtype bf16 ;;
