@@ -243,7 +243,7 @@ __device__ __forceinline__ RowBounds<1> start_decode_rows(T* sQ, const T* q, int
 // written as output rows first_row + r of o ([rows][D]), or, when the keys were split, as
 // split `split`'s normalized partial row and its log2-sum-exp2 (part_o [rows][splits][D],
 // part_lse [rows][splits]); the last of the splits' blocks to finish (counted in
-// `split_done`, the group's counter) then merges them into o.
+// `group`, the group's two counters: last_split_to_finish) then merges them into o.
 template <int D, int kWarps, int ROWS>
 struct DecodeScratch {
   float* o;       // [kWarps][ROWS][D] unnormalized outputs
@@ -285,7 +285,7 @@ template <typename T, int D, int kWarps, int ROWS>
 __device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std::size_t first_row,
                                                   T* o, float* part_o, float* part_lse,
                                                   int32_t splits, int32_t split,
-                                                  unsigned* split_done) {
+                                                  unsigned* group) {
   constexpr int kThreads = kWarps * 32;
   const DecodeScratch<D, kWarps, ROWS> s(scratch);
   __syncthreads();
@@ -316,7 +316,7 @@ __device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std
       if (e == 0) part_lse[row * splits + split] = s.lse[r];
     }
   }
-  if (splits > 1 && plain_kv::last_split_to_finish(split_done, splits))
+  if (splits > 1 && plain_kv::last_split_to_finish(group, splits))
     plain_kv::merge_split_rows<T>(part_o, part_lse, o, first_row, heads, splits, D);
 }
 
@@ -325,10 +325,10 @@ __device__ __forceinline__ void store_decode_rows(const WarpState<D, 1>& st, flo
                                                   int heads, std::size_t first_row, T* o,
                                                   float* part_o, float* part_lse,
                                                   int32_t splits, int32_t split,
-                                                  unsigned* split_done) {
+                                                  unsigned* group) {
   stage_decode_rows<D, kWarps>(st, scratch);
   merge_decode_rows<T, D, kWarps, 16>(scratch, heads, first_row, o, part_o, part_lse, splits, split,
-                                      split_done);
+                                      group);
 }
 
 // Shared memory the end of a decode block needs (DecodeScratch), in floats.

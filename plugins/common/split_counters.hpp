@@ -1,7 +1,7 @@
-// The arrival counters of split-KV decoding's in-kernel merge (split_merge.cuh): one per
-// group of blocks that splits a row group's keys, in device memory the op owns. Zeroed once
-// here; the last block of every group puts its counter back to 0, so a decode call needs
-// neither a memset nor a second kernel. Decode calls on one op must therefore be ordered on
+// The counters of split-KV decoding, two per group of blocks that splits a row group's keys
+// (the arrivals of split_merge.cuh's in-kernel merge, the tiles claimed of TileQueue), in
+// device memory the op owns. Zeroed once here; the last block of every group puts its
+// counters back to 0, so a decode call needs neither a memset nor a second kernel. Decode calls on one op must therefore be ordered on
 // the device (one stream, or synchronized), as they already are by sharing its workspace.
 #pragma once
 
@@ -18,8 +18,8 @@ namespace attnbench::plain_kv {
 class SplitCounters {
  public:
   SplitCounters() = default;
-  explicit SplitCounters(std::size_t count) : count_(count) {
-    const std::size_t bytes = count * sizeof(unsigned);
+  explicit SplitCounters(std::size_t groups) : count_(groups) {
+    const std::size_t bytes = 2 * groups * sizeof(unsigned);
     if (cudaMalloc(reinterpret_cast<void**>(&counters_), bytes) != cudaSuccess ||
         cudaMemset(counters_, 0, bytes) != cudaSuccess) {
       release();
@@ -36,7 +36,7 @@ class SplitCounters {
   }
   ~SplitCounters() { release(); }
 
-  // Counters for `groups` block groups (batch x KV heads x head chunks).
+  // The counters of `groups` block groups (batch x KV heads x head chunks), two each.
   unsigned* get(std::size_t groups) const {
     if (groups > count_)
       throw Error(ATTNB_ERR_INVALID_ARGUMENT, "split-KV counters for " + std::to_string(count_) +

@@ -62,16 +62,16 @@ void merge_splits(const float* part_o, const float* part_lse, T* o, int64_t rows
 
 // Called by every thread of each of a row group's `splits` blocks once its partial rows are
 // written: true in the one block that finishes last, which then sees every split's partials.
-// The count is CUTLASS's semaphore: the block's writes are ordered before thread 0's
-// increment by the barrier and the fence; the last block puts the counter back to 0 for the
-// next call.
-__device__ __forceinline__ bool last_split_to_finish(unsigned* counter, int32_t splits) {
+// group[0] counts the arrivals (CUTLASS's semaphore: the block's writes are ordered before
+// thread 0's increment by the barrier and the fence), group[1] the tiles the blocks claimed
+// (TileQueue); the last block puts both back to 0 for the next call.
+__device__ __forceinline__ bool last_split_to_finish(unsigned* group, int32_t splits) {
   __syncthreads();
   bool last = false;
   if (threadIdx.x == 0) {
     __threadfence();
-    last = atomicAdd(counter, 1u) == static_cast<unsigned>(splits - 1);
-    if (last) *counter = 0;
+    last = atomicAdd(group, 1u) == static_cast<unsigned>(splits - 1);
+    if (last) group[0] = group[1] = 0;
     __threadfence();
   }
   return __syncthreads_or(last);

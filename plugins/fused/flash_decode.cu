@@ -2,6 +2,7 @@
 // ranges, each attended by its own block, and the partial results merged by log-sum-exp,
 // so a batch of one with a long context still fills the GPU.
 #include "flash_launch.cuh"
+#include "../common/tile_queue.cuh"
 #include "fused_cuda.hpp"
 
 #include <algorithm>
@@ -35,46 +36,60 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   const int32_t kvh = blockIdx.y, b = blockIdx.z;
   const int32_t head0 = kvh * p.group + chunk * kRows, heads = min(kRows, p.group - chunk * kRows);
   const int32_t kv_len = sequence_length(p, b);
-  const KeyRange range =
-      split_range(plain_kv::first_visible(kv_len - 1, p.window), kv_len, split, p.num_splits, TKV);
-  const auto begin = static_cast<int32_t>(range.begin), end = static_cast<int32_t>(range.end);
-  const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
+  const auto lo = static_cast<int32_t>(plain_kv::first_visible(kv_len - 1, p.window));
+  const KeyRange range = split_range(lo, kv_len, split, p.num_splits, TKV);
+  unsigned* group = p.split_counters +
+                    2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk);
+  __shared__ int32_t ring[plain_kv::TileQueue<STAGES>::kRing];
+  plain_kv::TileQueue<STAGES> tiles(ring, p.num_splits > 1 && p.claim_tiles ? group + 1 : nullptr,
+                                    (kv_len - lo + TKV - 1) / TKV, split, p.num_splits,
+                                    static_cast<int32_t>(range.begin - lo) / TKV,
+                                    static_cast<int32_t>(range.end - range.begin + TKV - 1) / TKV);
+  const int32_t fresh_tile = plain_kv::first_fresh_tile(kv_len - p.fresh_keys, lo, kv_len, TKV);
 
   // The chunk's query rows: token b, heads head0 .. head0 + heads - 1, contiguous.
   const T* q =
       static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
-  // Tile i lives in stage i % STAGES: its page lookups in sRows, its K and V in sK, sV.
-  const auto plan = [&](int32_t i) {
-    plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i % STAGES) * TKV);
+  // Slot j (the j-th tile the block attends) lives in stage j % STAGES: its page lookups in
+  // sRows, its K and V in sK, sV.
+  const auto plan = [&](int32_t j) {
+    if (tiles.valid(j))
+      plan_kv_tile<T, D, TKV>(p, b, kvh, lo + tiles.tile(j) * TKV, lo, kv_len,
+                              sRows + (j % STAGES) * TKV);
   };
-  const int32_t fresh_tile =
-      plain_kv::first_fresh_tile(kv_len - p.fresh_keys, begin, end, TKV);
-  const auto load = [&](int32_t i) {
-    const int stage = i % STAGES;
-    if (i == fresh_tile) plain_kv::wait_for_prior_grid();  // its keys may still be appended
-    if (i < num_tiles)
+  const auto load = [&](int32_t j) {
+    const int stage = j % STAGES;
+    if (tiles.valid(j)) {
+      if (fresh_tile >= 0 && tiles.tile(j) >= fresh_tile)  // keys the append may still write
+        plain_kv::wait_for_prior_grid();
       load_kv_tile_async<T, D, TKV, kThreads>(p, sRows + stage * TKV, sK + stage * TKV * D,
                                               sV + stage * TKV * D);
-    ptx::cp_async_commit();  // a group even when empty: tile i is always the i-th group
+    }
+    ptx::cp_async_commit();  // a group even when empty: slot j is always the j-th group
   };
-  for (int i = 0; i < STAGES; ++i) plan(i);
+  if (threadIdx.x == 0)
+    for (int j = 0; j <= STAGES; ++j) tiles.fill(j);
   __syncthreads();
-  const RowBounds<1> bounds = start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
-  for (int i = 0; i < STAGES - 1; ++i) load(i);  // Q travels with tile 0
+  for (int j = 0; j < STAGES; ++j) plan(j);
+  __syncthreads();
+  const RowBounds<1> bounds = start_decode_rows<T, D, kThreads>(sQ, q, heads, lo, kv_len);
+  for (int j = 0; j < STAGES - 1; ++j) load(j);  // Q travels with tile 0
 
   const int warp = threadIdx.x / 32;
   WarpState<D, 1> st;
   st.init();
-  for (int32_t i = 0; i < num_tiles; ++i) {
+  for (int32_t i = 0; tiles.valid(i); ++i) {
     const int stage = i % STAGES;
-    load(i + STAGES - 1);  // into tile i - 1's stage, free since the barrier that ended it
-    ptx::cp_async_wait<STAGES - 1>();  // tile i has landed
+    load(i + STAGES - 1);  // into slot i - 1's stage, free since the barrier that ended it
+    ptx::cp_async_wait<STAGES - 1>();  // slot i has landed
     __syncthreads();
-    if (i + STAGES < num_tiles) plan(i + STAGES);  // tile i's slot: its last reader was load(i)
-    const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
-    if (key0 < end)
+    const unsigned ticket = threadIdx.x == 0 ? tiles.claim(i + STAGES + 1) : 0;
+    plan(i + STAGES);  // slot i's stage: its last reader was load(i)
+    const int32_t key0 = lo + tiles.tile(i) * TKV + warp * 16;  // this warp's 16 keys of the tile
+    if (key0 < kv_len)
       warp_attend_tile<T, D, 1, 16>(sQ, 0, sK + stage * TKV * D, sV + stage * TKV * D, warp * 16,
-                                    key0, key0 + 16 > end, bounds, p.scale_log2, st);
+                                    key0, key0 + 16 > kv_len, bounds, p.scale_log2, st);
+    if (threadIdx.x == 0) tiles.publish(i + STAGES + 1, ticket);
     __syncthreads();
   }
   ptx::cp_async_wait<0>();
@@ -84,7 +99,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   store_decode_rows<T, D, kWarps>(st, reinterpret_cast<float*>(sK), heads,
                                   static_cast<std::size_t>(b) * p.num_q_heads + head0,
                                   static_cast<T*>(p.o), p.part_o, p.part_lse, p.num_splits, split,
-                                  p.split_done + (static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk);
+                                  group);
 }
 
 // Plans the split count (it depends on how many blocks of this kernel the device holds at
@@ -140,7 +155,8 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
   AttendParams params = make_params(p, a);
   params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
   params.fresh_keys = fresh_keys;
-  params.split_done = counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * params.head_chunks);
+  params.claim_tiles = t.claim_tiles;
+  params.split_counters = counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * params.head_chunks);
   const int64_t longest = plain_kv::longest_visible(p, cache);
   params.part_o = static_cast<float*>(a.workspace);
   params.part_lse = params.part_o + static_cast<std::size_t>(plain_kv::split_slots(p.max_batch, kMaxSplits)) *

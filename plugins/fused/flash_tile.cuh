@@ -37,7 +37,8 @@ struct AttendParams {
   int32_t head_chunks;  // blocks per KV head along the group (16 query heads each)
   float* part_o;
   float* part_lse;
-  unsigned* split_done;  // [batch][kv_heads][head_chunks]: the splits' arrival counters
+  unsigned* split_counters;  // [batch][kv_heads][head_chunks][2]: the splits' arrivals, claimed tiles
+  int32_t claim_tiles;       // decode: a group's blocks claim tiles as they go (TileQueue)
   int32_t fresh_keys;    // decode: the last keys of each sequence the append before may still write
 };
 

@@ -10,6 +10,7 @@ const AttnbTunable* tunable_table(std::size_t* count) {
   static const int64_t warp_rows[] = {16, 32};
   static const int64_t num_splits[] = {0, 1, 2, 4, 8, 16, 32};
   static const int64_t decode_stages[] = {2, 3};
+  static const int64_t on_off[] = {0, 1};
   const Tunables defaults;
   static const AttnbTunable table[] = {
       {sizeof(AttnbTunable), "tile_q", "query rows per tile (one CUDA block)", tile_q, 2,
@@ -24,6 +25,9 @@ const AttnbTunable* tunable_table(std::size_t* count) {
       {sizeof(AttnbTunable), "decode_stages",
        "K/V tiles in shared memory in CUDA decode: the one attended and those in flight",
        decode_stages, 2, defaults.decode_stages},
+      {sizeof(AttnbTunable), "claim_tiles",
+       "CUDA decode: split blocks claim K/V tiles as they go (1) or take fixed ranges (0)",
+       on_off, 2, defaults.claim_tiles},
   };
   *count = sizeof(table) / sizeof(table[0]);
   return table;
@@ -41,6 +45,8 @@ void set_tunable(Tunables& t, const char* name, int64_t value) {
     t.num_splits = v;
   else if (std::strcmp(name, "decode_stages") == 0)
     t.decode_stages = v;
+  else if (std::strcmp(name, "claim_tiles") == 0)
+    t.claim_tiles = v;
 }
 
 }  // namespace attnbench::fused

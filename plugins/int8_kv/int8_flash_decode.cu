@@ -31,7 +31,7 @@ struct DecodeParams {
   void* o;
   float* part_o;  // split partials, as in attend_kernel
   float* part_lse;
-  unsigned* split_done;  // [batch][kv_heads][head_chunks]: the splits' arrival counters
+  unsigned* split_done;  // [batch][kv_heads][head_chunks][2]: the splits' counters (SplitCounters)
   int32_t fresh_keys;    // the last keys of each sequence the append before may still write
   int32_t num_q_heads, group, window, splits, head_chunks;
   float scale_log2;
@@ -292,7 +292,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(
       reinterpret_cast<float*>(sV), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
       static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split,
-      p.split_done + (static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk);
+      p.split_done + 2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk));
 }
 
 constexpr int kTileKv = kFlashDecodeTileKv;
