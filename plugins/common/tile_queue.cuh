@@ -3,8 +3,7 @@
 // the `splits` blocks of a group (a KV head's query chunk of one sequence).
 //   Fixed splits: block s takes split_range's tiles, one contiguous run.
 //   Claimed tiles: block s starts with kAhead tiles (s * kAhead onwards), then claims the
-//   next tile nobody has yet from the group's counter, kAhead + 1 tiles before it attends
-//   it. A block on a busier SM attends fewer tiles, so the group's blocks end together
+//   next tile nobody has yet from the group's counter, kAhead tiles before it attends it. A block on a busier SM attends fewer tiles, so the group's blocks end together
 //   instead of waiting for the slowest: one wave of fixed splits ends when its slowest SM
 //   does (Nsight Compute: the busiest SM active 97% of a decode, the average one 94%).
 // A block's tiles increase, so the first one at `total` ends its list. Thread 0 fills the
@@ -17,7 +16,7 @@ namespace attnbench::plain_kv {
 
 template <int kAhead>
 struct TileQueue {
-  static constexpr int kRing = kAhead + 2;  // slots i .. i + kAhead + 1 are alive at once
+  static constexpr int kRing = kAhead + 2;  // slots i - 1 .. i + kAhead are alive at once
   int32_t* ring;      // shared memory [kRing]: the tile of slot j at ring[j % kRing]
   unsigned* claims;   // the group's claim counter, or null: fixed splits
   int32_t total;      // tiles of the sequence

@@ -67,8 +67,13 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
     }
     ptx::cp_async_commit();  // a group even when empty: slot j is always the j-th group
   };
-  if (threadIdx.x == 0)
-    for (int j = 0; j <= STAGES; ++j) tiles.fill(j);
+  // Thread 0 claims slot j + 1's tile while slot j is attended and publishes it at the top
+  // of the next iteration: the claim's round trip to L2 is never waited for.
+  unsigned ticket = 0;
+  if (threadIdx.x == 0) {
+    for (int j = 0; j < STAGES; ++j) tiles.fill(j);
+    ticket = tiles.claim(STAGES);
+  }
   __syncthreads();
   for (int j = 0; j < STAGES; ++j) plan(j);
   __syncthreads();
@@ -80,16 +85,16 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   st.init();
   for (int32_t i = 0; tiles.valid(i); ++i) {
     const int stage = i % STAGES;
+    if (threadIdx.x == 0) tiles.publish(i + STAGES, ticket);
     load(i + STAGES - 1);  // into slot i - 1's stage, free since the barrier that ended it
     ptx::cp_async_wait<STAGES - 1>();  // slot i has landed
     __syncthreads();
-    const unsigned ticket = threadIdx.x == 0 ? tiles.claim(i + STAGES + 1) : 0;
+    if (threadIdx.x == 0) ticket = tiles.claim(i + STAGES + 1);
     plan(i + STAGES);  // slot i's stage: its last reader was load(i)
     const int32_t key0 = lo + tiles.tile(i) * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < kv_len)
       warp_attend_tile<T, D, 1, 16>(sQ, 0, sK + stage * TKV * D, sV + stage * TKV * D, warp * 16,
                                     key0, key0 + 16 > kv_len, bounds, p.scale_log2, st);
-    if (threadIdx.x == 0) tiles.publish(i + STAGES + 1, ticket);
     __syncthreads();
   }
   ptx::cp_async_wait<0>();

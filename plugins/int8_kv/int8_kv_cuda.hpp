@@ -7,6 +7,7 @@
 #pragma once
 
 #include "int8_kv_format.hpp"
+#include "int8_kv_tunables.hpp"
 
 #include "../common/split_counters.hpp"
 
@@ -26,12 +27,13 @@ constexpr int32_t kMaxSplits = 64;
 std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 int32_t cuda_sm_count();
 void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbAppendArgs& args);
-// kv_splits 0 chooses the split count from the batch, heads and SM count; prefill uses 1.
+// tunables.kv_splits 0 chooses the split count from the batch, heads and SM count; prefill
+// uses 1.
 // counters: from cuda_split_counters, for the tensor-core decode's in-kernel merge;
 // fresh_keys: the last keys of each sequence the op's append before may still be writing
 // (FreshKeys), which the tensor-core decode, launched early, waits for.
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
-                 bool decode, int32_t kv_splits, int32_t sm_count,
+                 bool decode, const Tunables& tunables, int32_t sm_count,
                  const plain_kv::SplitCounters& counters, int32_t fresh_keys);
 // The op's split counters: one per tensor-core decode block group the problem can launch
 // (max_batch x KV heads x chunks of kFlashDecodeHeads query heads).
@@ -40,11 +42,12 @@ plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& problem);
 // The tensor-core decode (per-token scales only): writes o directly when splits == 1, else
 // each split's normalized partial rows and log2-sum-exp2 into part_o / part_lse
 // ([query][head][split][D] and [query][head][split]), which the last split of each block
-// group to finish merges into o (split_done: that group's counters).
+// group to finish merges into o (split_counters: two per group, SplitCounters; claim_tiles:
+// the group's blocks claim tiles as they go, TileQueue).
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
                        const AttnbAttendArgs& args, int32_t splits, float* part_o,
-                       float* part_lse, unsigned* split_done, int32_t fresh_keys,
-                       int32_t sm_count);
+                       float* part_lse, unsigned* split_counters, bool claim_tiles,
+                       int32_t fresh_keys, int32_t sm_count);
 // Blocks of that kernel the device holds at once (for planning the splits).
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
 // Query heads of a group one of its blocks serves (the columns of its MMA tiles), and keys
