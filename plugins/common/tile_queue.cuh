@@ -10,9 +10,18 @@
 // slots (fill), a barrier publishes them, every thread reads them (tile).
 #pragma once
 
+#include "plain_kv_layout.hpp"  // ATTNB_HD
+
 #include <cstdint>
 
 namespace attnbench::plain_kv {
+
+// Claims pay from four blocks a group on: with two, what the claims' atomics cost outweighs
+// the balance they buy (H100, int8_kv at 32 x 32768: 0.5 points of copy bandwidth lost;
+// with 4 to 64 blocks a group, fused and int8_kv gain 0.5 to 1.6 points:
+// results/h100/experiments/claimed_tiles_ab.csv).
+constexpr int32_t kMinClaimingSplits = 4;
+ATTNB_HD bool claims_pay(int32_t splits) { return splits >= kMinClaimingSplits; }
 
 template <int kAhead>
 struct TileQueue {

@@ -41,7 +41,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   unsigned* group = p.split_counters +
                     2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk);
   __shared__ int32_t ring[plain_kv::TileQueue<STAGES>::kRing];
-  plain_kv::TileQueue<STAGES> tiles(ring, p.num_splits > 1 && p.claim_tiles ? group + 1 : nullptr,
+  plain_kv::TileQueue<STAGES> tiles(ring, p.claim_tiles && plain_kv::claims_pay(p.num_splits) ? group + 1 : nullptr,
                                     (kv_len - lo + TKV - 1) / TKV, split, p.num_splits,
                                     static_cast<int32_t>(range.begin - lo) / TKV,
                                     static_cast<int32_t>(range.end - range.begin + TKV - 1) / TKV);

@@ -26,7 +26,7 @@ const AttnbTunable* tunable_table(std::size_t* count) {
        "K/V tiles in shared memory in CUDA decode: the one attended and those in flight",
        decode_stages, 2, defaults.decode_stages},
       {sizeof(AttnbTunable), "claim_tiles",
-       "CUDA decode: split blocks claim K/V tiles as they go (1) or take fixed ranges (0)",
+       "CUDA decode: split blocks claim K/V tiles as they go (1: from 4 splits on) or take fixed ranges (0)",
        on_off, 2, defaults.claim_tiles},
   };
   *count = sizeof(table) / sizeof(table[0]);

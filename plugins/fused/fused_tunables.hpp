@@ -21,7 +21,7 @@ struct Tunables {
   int32_t warp_rows = 32;  // query rows per warp on CUDA: 16 or 32 (two m16 MMA tiles)
   int32_t num_splits = 0;  // decode: KV splits per sequence; 0 picks from the SM count
   int32_t decode_stages = 3;  // CUDA decode: shared-memory stages of K/V tiles (tiles in flight + 1)
-  int32_t claim_tiles = 1;    // CUDA decode: a sequence's split blocks claim its tiles as they go
+  int32_t claim_tiles = 1;    // CUDA decode: split blocks claim tiles as they go (TileQueue)
 };
 
 // The descriptor's table of tunables (names, allowed values, the defaults above).

@@ -33,7 +33,7 @@ class Int8KvPlugin : public PluginBase {
          "blocks that share one decode query's keys (0: chosen from batch, heads and SMs)",
          split_values, sizeof(split_values) / sizeof(split_values[0]), defaults.kv_splits},
         {sizeof(AttnbTunable), "claim_tiles",
-         "CUDA decode: split blocks claim K/V tiles as they go (1) or take fixed ranges (0)",
+         "CUDA decode: split blocks claim K/V tiles as they go (1: from 4 splits on) or take fixed ranges (0)",
          on_off, 2, defaults.claim_tiles}};
     static const AttnbDescriptor d = {
         sizeof(AttnbDescriptor),

@@ -7,7 +7,7 @@ namespace attnbench::int8_kv {
 
 struct Tunables {
   int32_t kv_splits = 0;    // blocks that share one decode query's keys; 0 plans them
-  int32_t claim_tiles = 1;  // tensor-core decode: split blocks claim K/V tiles as they go
+  int32_t claim_tiles = 1;  // tensor-core decode: split blocks claim tiles as they go (TileQueue)
 };
 
 }  // namespace attnbench::int8_kv

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One device call (fourth session): the decode rows of fused and int8_kv measured again after
-# their kernels changed (split merge inside the kernel, decode launched early). Run from the
+# One device call (fourth session, run twice): the decode rows of fused and int8_kv measured
+# again after their kernels changed (split merge inside the kernel, decode launched early;
+# then claimed tiles). Run from the
 # repository root after `tar xf stage.tar.xz`. Checks first (validate, check and the tests of
 # both plugins on CUDA; nothing is measured if they fail), then the decode stages of
 # scripts/h100-results.sh for the two plugins only, then scripts/serve-gpu.sh for them.
