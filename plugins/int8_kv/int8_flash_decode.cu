@@ -9,7 +9,6 @@
 #include "int8_kv_cuda.hpp"
 
 #include "../common/decode_cols_tile.cuh"
-#include "../common/tile_queue.cuh"
 #include "../common/split_kv.hpp"
 
 #include <cmath>
@@ -32,9 +31,7 @@ struct DecodeParams {
   void* o;
   float* part_o;  // split partials, as in attend_kernel
   float* part_lse;
-  unsigned* split_counters;  // [batch][kv_heads][head_chunks][2]: arrivals, claimed tiles
-  int32_t claim_tiles;       // a group's blocks claim tiles as they go (TileQueue)
-  int32_t fresh_keys;    // the last keys of each sequence the append before may still write
+  unsigned* split_counters;  // [batch][kv_heads][head_chunks][2]: SplitCounters (arrivals used)
   int32_t num_q_heads, group, window, splits, head_chunks;
   float scale_log2;
 };
@@ -238,56 +235,35 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
                 heads = min(kFlashDecodeHeads, p.group - chunk * kFlashDecodeHeads);
   const auto kv_len = static_cast<int32_t>(
       sequence_length(p.cache.page_indptr, p.cache.last_page_len, p.layout.page_size, b));
-  const auto lo = static_cast<int32_t>(plain_kv::first_visible(kv_len - 1, p.window));
-  const plain_kv::KeyRange range = plain_kv::split_range(lo, kv_len, split, p.splits, TKV);
-  unsigned* group = p.split_counters +
-                    2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk);
-  __shared__ int32_t ring[plain_kv::TileQueue<2>::kRing];
-  plain_kv::TileQueue<2> tiles(ring, p.claim_tiles && plain_kv::claims_pay(p.splits) ? group + 1 : nullptr,
-                               (kv_len - lo + TKV - 1) / TKV, split, p.splits,
-                               static_cast<int32_t>(range.begin - lo) / TKV,
-                               static_cast<int32_t>(range.end - range.begin + TKV - 1) / TKV);
-  const int32_t fresh_tile = plain_kv::first_fresh_tile(kv_len - p.fresh_keys, lo, kv_len, TKV);
+  const plain_kv::KeyRange range = plain_kv::split_range(
+      plain_kv::first_visible(kv_len - 1, p.window), kv_len, split, p.splits, TKV);
+  const auto begin = static_cast<int32_t>(range.begin), end = static_cast<int32_t>(range.end);
+  const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
 
   const T* q = static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
-  // Slot j (the j-th tile the block attends): its plan in sPlan[j % 2], its int8 rows and
-  // scales in stage j % 2.
-  const auto plan = [&](int32_t j) {
-    if (tiles.valid(j))
-      plan_tile<TKV>(p, b, kvh, lo + tiles.tile(j) * TKV, lo, kv_len, sPlan + (j & 1) * 2 * TKV);
+  const auto plan = [&](int32_t i) {
+    plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i & 1) * 2 * TKV);
   };
-  const auto load = [&](int32_t j) {
-    const int s = j & 1;
-    if (fresh_tile >= 0 && tiles.tile(j) >= fresh_tile)  // keys the append may still write
-      plain_kv::wait_for_prior_grid();
+  const auto load = [&](int32_t i) {
+    const int s = i & 1;
     load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
                                       sScales + s * 2 * TKV);
   };
-  // Thread 0 claims slot j + 1's tile while slot j is attended, and publishes it at the top
-  // of the next iteration (TileQueue).
-  unsigned ticket = 0;
-  if (threadIdx.x == 0) {
-    tiles.fill(0);
-    tiles.fill(1);
-    ticket = tiles.claim(2);
-  }
-  __syncthreads();
   plan(0);
   plan(1);
   __syncthreads();
-  start_decode_rows<T, D, kThreads>(sQ, q, heads, lo, kv_len);
-  if (tiles.valid(0)) load(0);
+  start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
+  if (num_tiles > 0) load(0);
   ptx::cp_async_commit();
 
   const int warp = threadIdx.x / 32;
   ColState<D> st;
   QueryCols<T, D> q_cols;  // loaded once Q has landed, with tile 0
   st.init();
-  for (int32_t i = 0; tiles.valid(i); ++i) {
+  for (int32_t i = 0; i < num_tiles; ++i) {
     const int s = i & 1;
-    if (threadIdx.x == 0) tiles.publish(i + 2, ticket);
-    // Slot i + 1's copies fly while this one is converted and attended.
-    if (tiles.valid(i + 1)) {
+    // Tile i + 1's copies fly while this one is converted and attended.
+    if (i + 1 < num_tiles) {
       load(i + 1);
       ptx::cp_async_commit();
       ptx::cp_async_wait<1>();
@@ -295,17 +271,16 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
       ptx::cp_async_wait<0>();
     }
     __syncthreads();
-    if (threadIdx.x == 0) ticket = tiles.claim(i + 3);
     if (i == 0) q_cols.load(sQ);
-    plan(i + 2);  // its plan slot's last reader was load(i) above
-    const int32_t key0 = lo + tiles.tile(i) * TKV + warp * 16;  // this warp's 16 keys of the tile
-    if (key0 < kv_len) {
+    if (i + 2 < num_tiles) plan(i + 2);  // its plan slot's last reader was load(i) above
+    const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
+    if (key0 < end) {
       const float* scales = sScales + s * 2 * TKV;
       warp_attend_cols<T, D>(q_cols, Int8KOperand<T, D>(sK8 + s * TKV * D, warp * 16), sV,
-                             warp * 16, key0, key0 + 16 > kv_len, lo, kv_len, p.scale_log2, st,
+                             warp * 16, key0, key0 + 16 > end, begin, end, p.scale_log2, st,
                              Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sV, warp * 16});
     }
-    __syncthreads();  // stage s is refilled (slot i + 2) at the top of the next iteration
+    __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
   }
   ptx::cp_async_wait<0>();
   __syncthreads();
@@ -313,7 +288,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(
       reinterpret_cast<float*>(sV), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
       static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split,
-      group);
+      p.split_counters + 2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk));
 }
 
 constexpr int kTileKv = kFlashDecodeTileKv;
@@ -335,8 +310,8 @@ template <typename T, int D>
 void launch(const DecodeParams& params, int32_t sm_count, cudaStream_t stream) {
   configure<T, D>(sm_count);
   const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
-  plain_kv::launch_dependent("int8_kv tensor-core decode kernel", int8_flash_decode_kernel<T, D, kTileKv>, grid,
-                             kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream, params);
+  int8_flash_decode_kernel<T, D, kTileKv><<<grid, kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream>>>(params);
+  plain_kv::check_launch("int8_kv tensor-core decode kernel");
 }
 
 // Calls f(T*, integral_constant D) for the problem's dtype and head dim.
@@ -352,8 +327,7 @@ void dispatch(const AttnbProblem& p, F&& f) {
 }  // namespace
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
-                       int32_t splits, float* part_o, float* part_lse,
-                       unsigned* split_counters, bool claim_tiles, int32_t fresh_keys,
+                       int32_t splits, float* part_o, float* part_lse, unsigned* split_counters,
                        int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
@@ -365,8 +339,6 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.part_o = part_o;
   params.part_lse = part_lse;
   params.split_counters = split_counters;
-  params.claim_tiles = claim_tiles;
-  params.fresh_keys = fresh_keys;
   params.num_q_heads = p.num_q_heads;
   params.group = p.num_q_heads / p.num_kv_heads;
   params.window = p.window;

@@ -13,7 +13,6 @@ using plain_kv::check_launch;
 using plain_kv::dispatch_half_types;
 using plain_kv::first_visible;
 using plain_kv::from_float;
-using plain_kv::let_dependents_start;
 using plain_kv::owner_of;
 using plain_kv::place_of;
 using plain_kv::QueryPlace;
@@ -95,7 +94,6 @@ __global__ void open_pages_kernel(AttnbPagedKv cache, Layout layout, const T* k,
 template <typename T, bool PerChannel>
 __global__ void quantize_kernel(AttnbPagedKv cache, Layout layout, const T* k, const T* v,
                                 const int32_t* new_indptr) {
-  let_dependents_start();  // a decode after it waits only where it reads the new tokens
   const int32_t t = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int32_t d = layout.head_dim, per_lane = d / 32;  // 2 or 4
   const NewToken n = new_token(cache, new_indptr, t, layout.page_size);
@@ -396,8 +394,7 @@ plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& p) {
 }
 
 void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a, bool decode,
-                 const Tunables& t, int32_t sm_count, const plain_kv::SplitCounters& counters,
-                 int32_t fresh_keys) {
+                 int32_t kv_splits, int32_t sm_count, const plain_kv::SplitCounters& counters) {
   const AttnbPagedKv& cache = *a.cache;
   const int32_t tokens = a.q_indptr_host ? a.q_indptr_host[cache.batch] : cache.batch;
   if (tokens == 0) return;
@@ -408,11 +405,11 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   const int32_t flash_chunks = (group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   int32_t splits = 1;
   if (tensor_cores)
-    splits = choose_splits(p, cache, tokens, flash_chunks, t.kv_splits,
+    splits = choose_splits(p, cache, tokens, flash_chunks, kv_splits,
                            cuda_flash_decode_resident_blocks(p, sm_count), kFlashDecodeTileKv);
   else if (decode)  // a block takes 2 x 128 / (D / 16) rows a step: 32 keys for D = 128
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto*, auto) {
-      splits = choose_splits(p, cache, tokens, chunks, t.kv_splits,
+      splits = choose_splits(p, cache, tokens, chunks, kv_splits,
                              plain_kv::resident_blocks(kernel, kThreads, 0, sm_count), 32);
     });
   if (splits > 1 && a.workspace_bytes < cuda_workspace_bytes(p))
@@ -426,7 +423,7 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   if (tensor_cores)  // merges its splits itself
     return cuda_flash_decode(p, layout, a, splits, part_o, part_lse,
                              counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * flash_chunks),
-                             t.claim_tiles != 0, fresh_keys, sm_count);
+                             sm_count);
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {
     using T = std::remove_pointer_t<decltype(type_tag)>;

@@ -4,13 +4,8 @@
 // which is bound by reading the cache, moves half as much and a pool holds twice the tokens.
 #include "int8_kv_cpu.hpp"
 #include "int8_kv_format.hpp"
-#include "int8_kv_tunables.hpp"
-
-#include "../common/fresh_keys.hpp"
 
 #include <attnbench/plugin.hpp>
-
-#include <cstring>
 
 #ifdef ATTNB_WITH_CUDA
 #include "int8_kv_cuda.hpp"
@@ -26,15 +21,10 @@ class Int8KvPlugin : public PluginBase {
   static const AttnbDescriptor& descriptor() {
     static const int32_t head_dims[] = {64, 128};
     static const int64_t split_values[] = {0, 1, 2, 4, 8, 16, 32};
-    static const int64_t on_off[] = {0, 1};
-    const Tunables defaults;
     static const AttnbTunable tunables[] = {
         {sizeof(AttnbTunable), "kv_splits",
          "blocks that share one decode query's keys (0: chosen from batch, heads and SMs)",
-         split_values, sizeof(split_values) / sizeof(split_values[0]), defaults.kv_splits},
-        {sizeof(AttnbTunable), "claim_tiles",
-         "CUDA decode: split blocks claim K/V tiles as they go (1: from 4 splits on) or take fixed ranges (0)",
-         on_off, 2, defaults.claim_tiles}};
+         split_values, sizeof(split_values) / sizeof(split_values[0]), 0}};
     static const AttnbDescriptor d = {
         sizeof(AttnbDescriptor),
         "int8_kv",
@@ -53,7 +43,7 @@ class Int8KvPlugin : public PluginBase {
         ATTNB_FLAG_CAUSAL | ATTNB_FLAG_NON_CAUSAL | ATTNB_FLAG_SLIDING_WINDOW |
             ATTNB_FLAG_QUANTIZED_KV | ATTNB_FLAG_K_PER_CHANNEL_SCALES,
         tunables,
-        sizeof(tunables) / sizeof(tunables[0])};
+        1};
     return d;
   }
 
@@ -104,30 +94,22 @@ class Int8KvPlugin : public PluginBase {
   void append_kv(const AttnbAppendArgs& a) {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
-    if (problem_.device == ATTNB_DEVICE_CUDA) {
-      cuda_append(problem_, layout, a);
-      return fresh_keys_.appended(a);
-    }
+    if (problem_.device == ATTNB_DEVICE_CUDA) return cuda_append(problem_, layout, a);
 #endif
     cpu_append(problem_, layout, a);
   }
   void prefill(const AttnbAttendArgs& a) { attend(a, false); }
   void decode(const AttnbAttendArgs& a) { attend(a, true); }
-  void set_tunable(const char* name, int64_t value) {  // name and value checked by PluginBase
-    (std::strcmp(name, "kv_splits") == 0 ? tunables_.kv_splits : tunables_.claim_tiles) =
-        static_cast<int32_t>(value);
-  }
+  void set_tunable(const char*, int64_t value) { kv_splits_ = static_cast<int32_t>(value); }
 
  private:
   void attend(const AttnbAttendArgs& a, bool is_decode) {
     const Layout layout = checked_layout(a.cache);
-    const int32_t fresh_keys = fresh_keys_.take();
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return cuda_attend(problem_, layout, a, is_decode, tunables_, sm_count_, split_counters_,
-                         fresh_keys);
+      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_, split_counters_);
 #endif
-    (void)is_decode, (void)fresh_keys;
+    (void)is_decode;
     cpu_attend(problem_, layout, a);
   }
 
@@ -142,9 +124,8 @@ class Int8KvPlugin : public PluginBase {
   }
 
   AttnbProblem problem_;
-  Tunables tunables_;
+  int32_t kv_splits_ = 0;
   int32_t sm_count_ = 0;
-  plain_kv::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
 #ifdef ATTNB_WITH_CUDA
   plain_kv::SplitCounters split_counters_;  // device memory: max_batch x KV heads x head chunks
 #endif
