@@ -242,8 +242,9 @@ __device__ __forceinline__ RowBounds<1> start_decode_rows(T* sQ, const T* q, int
 // exp2(max_w - max) / total, total = sum_w sum_w exp2(max_w - max). Rows [0, heads) are
 // written as output rows first_row + r of o ([rows][D]), or, when the keys were split, as
 // split `split`'s normalized partial row and its log2-sum-exp2 (part_o [rows][splits][D],
-// part_lse [rows][splits]); the last of the splits' blocks to finish (counted in
-// `group`, the group's two counters: last_split_to_finish) then merges them into o.
+// part_lse [rows][splits]); given `group` (the block group's two counters:
+// last_split_to_finish), the last of the splits' blocks to finish then merges them into o,
+// else the caller launches merge_splits.
 template <int D, int kWarps, int ROWS>
 struct DecodeScratch {
   float* o;       // [kWarps][ROWS][D] unnormalized outputs
@@ -285,7 +286,7 @@ template <typename T, int D, int kWarps, int ROWS>
 __device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std::size_t first_row,
                                                   T* o, float* part_o, float* part_lse,
                                                   int32_t splits, int32_t split,
-                                                  unsigned* group) {
+                                                  unsigned* group = nullptr) {
   constexpr int kThreads = kWarps * 32;
   const DecodeScratch<D, kWarps, ROWS> s(scratch);
   __syncthreads();
@@ -316,7 +317,7 @@ __device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std
       if (e == 0) part_lse[row * splits + split] = s.lse[r];
     }
   }
-  if (splits > 1 && plain_kv::last_split_to_finish(group, splits))
+  if (group && splits > 1 && plain_kv::last_split_to_finish(group, splits))
     plain_kv::merge_split_rows<T>(part_o, part_lse, o, first_row, heads, splits, D);
 }
 

@@ -31,7 +31,6 @@ struct DecodeParams {
   void* o;
   float* part_o;  // split partials, as in attend_kernel
   float* part_lse;
-  unsigned* split_counters;  // [batch][kv_heads][head_chunks][2]: SplitCounters (arrivals used)
   int32_t num_q_heads, group, window, splits, head_chunks;
   float scale_log2;
 };
@@ -287,8 +286,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   stage_decode_cols<D, kWarps>(st, reinterpret_cast<float*>(sV));
   merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(
       reinterpret_cast<float*>(sV), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
-      static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split,
-      p.split_counters + 2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk));
+      static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
 }
 
 constexpr int kTileKv = kFlashDecodeTileKv;
@@ -327,8 +325,7 @@ void dispatch(const AttnbProblem& p, F&& f) {
 }  // namespace
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
-                       int32_t splits, float* part_o, float* part_lse, unsigned* split_counters,
-                       int32_t sm_count) {
+                       int32_t splits, float* part_o, float* part_lse, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   DecodeParams params{};
@@ -338,7 +335,6 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.o = a.o;
   params.part_o = part_o;
   params.part_lse = part_lse;
-  params.split_counters = split_counters;
   params.num_q_heads = p.num_q_heads;
   params.group = p.num_q_heads / p.num_kv_heads;
   params.window = p.window;

@@ -388,13 +388,8 @@ void cuda_append(const AttnbProblem& p, const Layout& layout, const AttnbAppendA
   });
 }
 
-plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& p) {
-  const int32_t chunks = (p.num_q_heads / p.num_kv_heads + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
-  return plain_kv::SplitCounters(static_cast<std::size_t>(p.max_batch) * p.num_kv_heads * chunks);
-}
-
 void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a, bool decode,
-                 int32_t kv_splits, int32_t sm_count, const plain_kv::SplitCounters& counters) {
+                 int32_t kv_splits, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   const int32_t tokens = a.q_indptr_host ? a.q_indptr_host[cache.batch] : cache.batch;
   if (tokens == 0) return;
@@ -402,10 +397,9 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   const int32_t group = p.num_q_heads / p.num_kv_heads, tile = group_tile(group);
   const int32_t chunks = (group + tile - 1) / tile;
   const bool tensor_cores = decode && !layout.k_per_channel;  // see int8_flash_decode.cu
-  const int32_t flash_chunks = (group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   int32_t splits = 1;
   if (tensor_cores)
-    splits = choose_splits(p, cache, tokens, flash_chunks, kv_splits,
+    splits = choose_splits(p, cache, tokens, (group + kFlashDecodeHeads - 1) / kFlashDecodeHeads, kv_splits,
                            cuda_flash_decode_resident_blocks(p, sm_count), kFlashDecodeTileKv);
   else if (decode)  // a block takes 2 x 128 / (D / 16) rows a step: 32 keys for D = 128
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto*, auto) {
@@ -416,22 +410,27 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
     throw Error(ATTNB_ERR_OUT_OF_MEMORY, "workspace smaller than workspace_bytes()");
   const int32_t* q_indptr = a.q_indptr_host ? a.q_indptr : nullptr;
   auto stream = static_cast<cudaStream_t>(a.stream);
-  // Split partials live in the workspace; one split writes the output directly.
+  // Split partials live in the workspace; one split writes the output directly. The splits
+  // are merged by a second kernel, not inside the decode as fused does: there, the merge
+  // changed how the decode's main loop was compiled (96 registers instead of 89 at head dim
+  // 64) and cost 2 to 3 points of bandwidth at head dim 64 and in bf16; nor does int8_kv
+  // launch early or claim tiles, which measured slower for it at the same shapes
+  // (results/h100/experiments/int8_variants.csv).
   float* part_o = splits > 1 ? static_cast<float*>(a.workspace) : nullptr;
   float* part_lse =
       splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * p.head_dim : nullptr;
-  if (tensor_cores)  // merges its splits itself
-    return cuda_flash_decode(p, layout, a, splits, part_o, part_lse,
-                             counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * flash_chunks),
-                             sm_count);
-  const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
-  with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {
-    using T = std::remove_pointer_t<decltype(type_tag)>;
-    kernel<<<dim3(tokens, p.num_kv_heads * chunks, splits), kThreads, 0, stream>>>(
-        *a.cache, layout, static_cast<const T*>(a.q), static_cast<T*>(a.o), q_indptr, part_o,
-        part_lse, p.num_q_heads, p.causal, p.window, sm_scale * kLog2e, chunks);
-  });
-  check_launch("int8_kv attention kernel");
+  if (tensor_cores) {
+    cuda_flash_decode(p, layout, a, splits, part_o, part_lse, sm_count);
+  } else {
+    const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+    with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {
+      using T = std::remove_pointer_t<decltype(type_tag)>;
+      kernel<<<dim3(tokens, p.num_kv_heads * chunks, splits), kThreads, 0, stream>>>(
+          *a.cache, layout, static_cast<const T*>(a.q), static_cast<T*>(a.o), q_indptr, part_o,
+          part_lse, p.num_q_heads, p.causal, p.window, sm_scale * kLog2e, chunks);
+    });
+    check_launch("int8_kv attention kernel");
+  }
   if (splits > 1) {
     dispatch_half_types(p.dtype, [&](auto* type_tag) {
       using T = std::remove_pointer_t<decltype(type_tag)>;

@@ -8,8 +8,6 @@
 
 #include "int8_kv_format.hpp"
 
-#include "../common/split_counters.hpp"
-
 #include <attnbench/abi.h>
 
 #include <cstddef>
@@ -27,23 +25,15 @@ std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 int32_t cuda_sm_count();
 void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbAppendArgs& args);
 // kv_splits 0 chooses the split count from the batch, heads and SM count; prefill uses 1.
-// counters: from cuda_split_counters, for the tensor-core decode's in-kernel merge.
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
-                 bool decode, int32_t kv_splits, int32_t sm_count,
-                 const plain_kv::SplitCounters& counters);
-// The op's split counters: one per tensor-core decode block group the problem can launch
-// (max_batch x KV heads x chunks of kFlashDecodeHeads query heads).
-plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& problem);
+                 bool decode, int32_t kv_splits, int32_t sm_count);
 
 // The tensor-core decode (per-token scales only): writes o directly when splits == 1, else
 // each split's normalized partial rows and log2-sum-exp2 into part_o / part_lse
-// ([query][head][split][D] and [query][head][split]), which the last split of each block
-// group to finish merges into o (split_counters: SplitCounters' two per group). It is
-// launched plainly, after the append: an early launch (as fused's) and claimed tiles
-// measured slower at head dim 64 and in bf16 (results/h100/experiments/int8_variants.csv).
+// ([query][head][split][D] and [query][head][split]) for the merge.
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
                        const AttnbAttendArgs& args, int32_t splits, float* part_o,
-                       float* part_lse, unsigned* split_counters, int32_t sm_count);
+                       float* part_lse, int32_t sm_count);
 // Blocks of that kernel the device holds at once (for planning the splits).
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
 // Query heads of a group one of its blocks serves (the columns of its MMA tiles), and keys

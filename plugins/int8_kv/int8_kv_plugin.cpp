@@ -84,10 +84,7 @@ class Int8KvPlugin : public PluginBase {
 
   explicit Int8KvPlugin(const AttnbProblem& p) : problem_(p) {
 #ifdef ATTNB_WITH_CUDA
-    if (p.device == ATTNB_DEVICE_CUDA) {
-      sm_count_ = cuda_sm_count();
-      split_counters_ = cuda_split_counters(p);
-    }
+    if (p.device == ATTNB_DEVICE_CUDA) sm_count_ = cuda_sm_count();
 #endif
   }
 
@@ -107,7 +104,7 @@ class Int8KvPlugin : public PluginBase {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_, split_counters_);
+      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_);
 #endif
     (void)is_decode;
     cpu_attend(problem_, layout, a);
@@ -126,9 +123,6 @@ class Int8KvPlugin : public PluginBase {
   AttnbProblem problem_;
   int32_t kv_splits_ = 0;
   int32_t sm_count_ = 0;
-#ifdef ATTNB_WITH_CUDA
-  plain_kv::SplitCounters split_counters_;  // device memory: max_batch x KV heads x head chunks
-#endif
 };
 
 }  // namespace
