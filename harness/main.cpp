@@ -2,6 +2,8 @@
 // Exit codes: 0 success, 1 a check or run failed, 2 bad usage or input.
 #include "cli.hpp"
 
+#include <attnbench/core/provenance.hpp>
+
 #include <iostream>
 
 namespace attnbench::cli {
@@ -55,7 +57,8 @@ int main(int argc, char** argv) {
     return kSuccess;
   }
   if (name == "--version") {
-    std::cout << "attnbench " << ATTNB_VERSION << " (plugin ABI " << ATTNB_ABI_MAJOR << "." << ATTNB_ABI_MINOR << ")\n";
+    std::cout << "attnbench " << ATTNB_VERSION << " (plugin ABI " << ATTNB_ABI_MAJOR << "." << ATTNB_ABI_MINOR
+              << ", commit " << attnbench::make_provenance({}).commit << ")\n";
     return kSuccess;
   }
   for (const Command& c : commands()) {

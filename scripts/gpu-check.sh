@@ -29,7 +29,7 @@ suite() {  # one test binary into its own log; the log's last line is its exit s
 export -f suite
 export limit
 {
-  echo "# attnbench GPU check, $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "# attnbench GPU check, $(date -u +%FT%TZ), $(stage/bin/attnbench --version)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
   step stage/bin/attnbench list
   only=${GPU_CHECK_PLUGINS:+--plugin $GPU_CHECK_PLUGINS}

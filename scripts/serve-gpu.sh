@@ -18,7 +18,7 @@ export ATTNB_TEST_HARNESS=$PWD/$bin
 csv=$out/serve_gpu.csv
 status=0
 {
-  echo "# attnbench serve on the GPU, $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "# attnbench serve on the GPU, $(date -u +%FT%TZ), $bin: $($bin --version)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
   for t in kv_pool_test scheduler_test serve_workload_test serve_cli_test; do
     echo "## $t"
