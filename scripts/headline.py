@@ -90,7 +90,7 @@ class Headline:
         if row is None:
             return "not measured"
         repeated = row["backend"] == "pytorch" and int(row["kv_heads"]) != self.preset.kv_heads
-        return f"{row['plugin']}{' (K/V repeated)' if repeated else ''}: {g(number(row, value))} ({number(row, pct):.0f}%)"
+        return f"{row['plugin']}{' (K/V repeated)' if repeated else ''}: {g(number(row, value))} ({number(row, pct):.1f}%)"
 
     def table(self):
         lines = ["| measure | shape | best attnbench plugin | PyTorch SDPA, best backend |",

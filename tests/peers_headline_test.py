@@ -65,9 +65,9 @@ class HeadlineFromCsvs(unittest.TestCase):
             code, out, err = headline(d, "--decode", "32x4096,8x32768", "--prefill", "4x4096")
             self.assertEqual(code, 0, err)
             self.assertIn("on Test GPU** (commit abc123", out)
-            self.assertIn("| batch 32 x 4096 | fused: 2.7e+03 (90%) | torch_sdpa_flash: 2.95e+03 (98%) |", out)
+            self.assertIn("| batch 32 x 4096 | fused: 2.7e+03 (90.0%) | torch_sdpa_flash: 2.95e+03 (98.0%) |", out)
             self.assertIn("| batch 8 x 32768 | not measured | not measured |", out)
-            self.assertIn("| batch 4 x 4096, causal | fused: 401 (57%) | torch_sdpa_cudnn (K/V repeated): 520 (74%) |",
+            self.assertIn("| batch 4 x 4096, causal | fused: 401 (57.0%) | torch_sdpa_cudnn (K/V repeated): 520 (74.0%) |",
                           out)
             self.assertIn("int8_kv: 1.50x the tokens/s of fused (fp16 cache)", out)
             self.assertIn("| largest batch within 72 GiB and p95 TPOT 20 ms (32 layers) | context 4096 | "
@@ -84,7 +84,7 @@ class HeadlineFromCsvs(unittest.TestCase):
             rows = [r for r in csv.DictReader(f) if (r["phase"], r["batch"], r["context"], r["kv_heads"], r["kv_dtype"],
                                                       r["status"]) == ("decode", "4", "512", "2", "fp32", "ok")]
         best = max(rows, key=lambda r: float(r["tokens_per_s"]))
-        self.assertIn("| batch 4 x 512 | %s: %.3g (%.0f%%) |" % (best["plugin"], float(best["gbps"]),
+        self.assertIn("| batch 4 x 512 | %s: %.3g (%.1f%%) |" % (best["plugin"], float(best["gbps"]),
                                                                float(best["bandwidth_pct"])), out)
 
     def test_an_empty_folder_is_an_error(self):
