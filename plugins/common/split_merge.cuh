@@ -1,8 +1,8 @@
 // The second step of split-KV decoding, shared by every plugin that splits: each output row
 // is its splits' normalized partial rows weighted by their share of the softmax mass,
-// exp2(lse_s - max lse) / sum_s exp2(lse_s - max lse). The tensor-core decode kernels merge
-// inside the kernel (the last block of a row group to finish does it: no second launch);
-// the CUDA-core ones launch merge_splits.
+// exp2(lse_s - max lse) / sum_s exp2(lse_s - max lse). fused's decode merges inside its
+// kernel (the last block of a row group to finish does it: no second launch); the others
+// launch merge_splits.
 #pragma once
 
 #include "cuda_common.cuh"

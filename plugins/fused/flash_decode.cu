@@ -1,6 +1,6 @@
-// Split-KV flash decoding over the paged cache: long contexts are cut into num_splits key
-// ranges, each attended by its own block, and the partial results merged by log-sum-exp,
-// so a batch of one with a long context still fills the GPU.
+// Split-KV flash decoding over the paged cache: a long context's keys are shared among
+// num_splits blocks and their partial results merged by log-sum-exp, so a batch of one with
+// a long context still fills the GPU.
 #include "flash_launch.cuh"
 #include "../common/tile_queue.cuh"
 #include "fused_cuda.hpp"
@@ -21,8 +21,10 @@ constexpr int kHeadsPerBlock = 16;  // the rows of one m16 MMA tile
 // tiles ahead of the one attended. At the end the warps' states are merged in shared
 // memory; with one split the block writes the output, otherwise its normalized partial
 // output and log2-sum-exp2 go to the workspace, and the last split to finish merges them.
-// The kernel may start while the append before it still runs (launch_dependent): a block
-// waits for it only before copying the first tile that holds appended keys.
+// From four splits on, the split blocks claim the sequence's tiles as they go (TileQueue)
+// instead of taking fixed ranges. The kernel may start while the append before it still
+// runs (launch_dependent): a block waits for it only before copying the first tile that
+// holds appended keys.
 template <typename T, int D, int TKV, int STAGES>
 __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParams p) {
   constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kRows = kHeadsPerBlock;
