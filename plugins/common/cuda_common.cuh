@@ -59,6 +59,9 @@ __device__ __forceinline__ QueryPlace place_of(const AttnbPagedKv& cache, const 
 // its blocks' start (page lookups, Q) overlap the append; a block that reads keys the
 // append may still be writing calls wait_for_prior_grid first. The append kernels call
 // let_dependents_start at once; a kernel that does not lets them start only when it ends.
+// So a decode launched early trusts that the kernel before it in the stream is its op's own
+// append (or one that lets it start only at its end): a foreign kernel that let dependents
+// start early and wrote the cache would race with it.
 __device__ __forceinline__ void let_dependents_start() {
 #if __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
