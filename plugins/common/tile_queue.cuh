@@ -6,8 +6,9 @@
 //   next tile nobody has yet from the group's counter, kAhead tiles before it attends it. A block on a busier SM attends fewer tiles, so the group's blocks end together
 //   instead of waiting for the slowest: one wave of fixed splits ends when its slowest SM
 //   does (Nsight Compute: the busiest SM active 97% of a decode, the average one 94%).
-// A block's tiles increase, so the first one at `total` ends its list. Thread 0 fills the
-// slots (fill), a barrier publishes them, every thread reads them (tile).
+// A block's tiles increase, so the first one at `total` ends its list. With claims, thread 0
+// fills the slots (fill), a barrier publishes them, every thread reads them (tile); fixed
+// splits compute them.
 #pragma once
 
 #include "plain_kv_layout.hpp"  // ATTNB_HD
@@ -57,13 +58,17 @@ struct TileQueue {
     return more ? atomicAdd(claims, 1u) : kNone;
   }
   __device__ __forceinline__ void publish(int32_t j, unsigned ticket) {
+    if (!claims) return;  // fixed splits: tile() computes the slot's tile
     int64_t t = total;
     if (j < count) t = first + j;
     else if (ticket != kNone) t = min(static_cast<int64_t>(total), claimed0 + static_cast<int64_t>(ticket));
     ring[j % kRing] = static_cast<int32_t>(t);
   }
   __device__ __forceinline__ void fill(int32_t j) { publish(j, claim(j)); }
-  __device__ __forceinline__ int32_t tile(int32_t j) const { return ring[j % kRing]; }
+  // Fixed splits keep the ring out of the loop: no shared-memory round trip a tile.
+  __device__ __forceinline__ int32_t tile(int32_t j) const {
+    return claims ? ring[j % kRing] : (j < count ? first + j : total);
+  }
   __device__ __forceinline__ bool valid(int32_t j) const { return tile(j) < total; }
 };
 
