@@ -64,7 +64,7 @@ void merge_splits(const float* part_o, const float* part_lse, T* o, int64_t rows
 // written: true in the one block that finishes last, which then sees every split's partials.
 // group[0] counts the arrivals (CUTLASS's semaphore: the block's writes are ordered before
 // thread 0's increment by the barrier and the fence), group[1] the tiles the blocks claimed
-// (TileQueue); the last block puts both back to 0 for the next call.
+// (fused's TileQueue); the last block puts both back to 0 for the next call.
 __device__ __forceinline__ bool last_split_to_finish(unsigned* group, int32_t splits) {
   __syncthreads();
   bool last = false;

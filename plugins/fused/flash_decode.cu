@@ -2,7 +2,7 @@
 // num_splits blocks and their partial results merged by log-sum-exp, so a batch of one with
 // a long context still fills the GPU.
 #include "flash_launch.cuh"
-#include "../common/tile_queue.cuh"
+#include "tile_queue.cuh"
 #include "fused_cuda.hpp"
 
 #include <algorithm>
@@ -42,8 +42,8 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   const KeyRange range = split_range(lo, kv_len, split, p.num_splits, TKV);
   unsigned* group = p.split_counters +
                     2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk);
-  __shared__ int32_t ring[plain_kv::TileQueue<STAGES>::kRing];
-  plain_kv::TileQueue<STAGES> tiles(ring, p.claim_tiles && plain_kv::claims_pay(p.num_splits) ? group + 1 : nullptr,
+  __shared__ int32_t ring[TileQueue<STAGES>::kRing];
+  TileQueue<STAGES> tiles(ring, p.claim_tiles && claims_pay(p.num_splits) ? group + 1 : nullptr,
                                     (kv_len - lo + TKV - 1) / TKV, split, p.num_splits,
                                     static_cast<int32_t>(range.begin - lo) / TKV,
                                     static_cast<int32_t>(range.end - range.begin + TKV - 1) / TKV);
@@ -138,9 +138,9 @@ std::size_t cuda_workspace_bytes(const AttnbProblem& p) {
   return partials * (p.head_dim + 1) * sizeof(float);
 }
 
-plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& p) {
+SplitCounters cuda_split_counters(const AttnbProblem& p) {
   const int32_t head_chunks = (p.num_q_heads / p.num_kv_heads + kHeadsPerBlock - 1) / kHeadsPerBlock;
-  return plain_kv::SplitCounters(static_cast<std::size_t>(p.max_batch) * p.num_kv_heads * head_chunks);
+  return SplitCounters(static_cast<std::size_t>(p.max_batch) * p.num_kv_heads * head_chunks);
 }
 
 int32_t cuda_sm_count() {
@@ -154,7 +154,7 @@ int32_t cuda_sm_count() {
 }
 
 void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
-                 const plain_kv::SplitCounters& counters, int32_t fresh_keys,
+                 const SplitCounters& counters, int32_t fresh_keys,
                  const AttnbAttendArgs& a) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch == 0) return;

@@ -6,7 +6,7 @@
 
 #include "fused_tunables.hpp"
 
-#include "../common/split_counters.hpp"
+#include "split_counters.hpp"
 
 #include <attnbench/abi.h>
 
@@ -24,11 +24,11 @@ void cuda_prefill(const AttnbProblem& problem, const Tunables& tunables,
 // cuda_split_counters, for the in-kernel merge of the splits; fresh_keys: the last keys of
 // each sequence the op's append before it may still be writing (FreshKeys).
 void cuda_decode(const AttnbProblem& problem, const Tunables& tunables, int32_t sm_count,
-                 const plain_kv::SplitCounters& counters, int32_t fresh_keys,
+                 const SplitCounters& counters, int32_t fresh_keys,
                  const AttnbAttendArgs& args);
 // The op's split counters: one per decode block group the problem can launch (max_batch x
 // KV heads x chunks of 16 query heads), a few bytes of device memory each.
-plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& problem);
+SplitCounters cuda_split_counters(const AttnbProblem& problem);
 
 // Multiprocessors of the current device (what the host told us, else asked of the driver).
 int32_t cuda_sm_count();
