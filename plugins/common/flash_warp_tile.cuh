@@ -27,12 +27,23 @@ __device__ __forceinline__ int swizzled(int row, int chunk) {
   return row * D + ((chunk ^ (row & 7)) << 3);
 }
 
+// The layout of the tiles above, as a type the loaders take: Layout::offset(row, chunk) is
+// the element offset of a row's 16-byte chunk (the wgmma prefill passes its own).
+// kAsyncProxy: the tile is read by wgmma (the async proxy), so the copies into it must be
+// fenced for that proxy before the barrier that publishes them.
+template <int D>
+struct RowSwizzle {
+  static constexpr bool kAsyncProxy = false;
+  __device__ __forceinline__ static int offset(int row, int chunk) { return swizzled<D>(row, chunk); }
+};
+
 // Issues cp.async copies of ROWS rows of D elements into a swizzled tile: `row_offset(r)` is
 // row r's offset in elements from `base`, or -1 for a row to zero-fill. A zero-filled row
 // still hands cp.async an address, and that must be a mapped one (base): an address formed
 // from a null row pointer faulted on the H100 (a 16-byte read at 0x10), even with nothing
 // to read.
-template <typename T, int D, int ROWS, int THREADS, typename RowOffset>
+template <typename T, int D, int ROWS, int THREADS, typename Layout = RowSwizzle<D>,
+          typename RowOffset>
 __device__ __forceinline__ void load_rows_async(T* tile, const T* base, RowOffset row_offset) {
   constexpr int kChunks = D / 8;  // 16-byte chunks per row
   constexpr int kCopies = (ROWS * kChunks + THREADS - 1) / THREADS;
@@ -43,7 +54,8 @@ __device__ __forceinline__ void load_rows_async(T* tile, const T* base, RowOffse
     const int row = i / kChunks, chunk = i % kChunks;
     const int64_t offset = row_offset(row);
     const bool valid = offset >= 0;
-    ptx::cp_async_16(tile + swizzled<D>(row, chunk), base + (valid ? offset + chunk * 8 : 0), valid);
+    ptx::cp_async_16(tile + Layout::offset(row, chunk), base + (valid ? offset + chunk * 8 : 0),
+                     valid);
   }
 }
 
@@ -86,57 +98,19 @@ struct RowBounds {
   int32_t hi[MT][2];
 };
 
-// The warp's rows (sQ rows q_row0 .. q_row0 + 16 MT - 1) attend to KEYS keys of the tile,
-// tile rows key_row0 .., whose absolute positions start at key0:
-//   S = Q K^T * scale_log2 on the tensor cores (fp32), masked to -inf outside each row's
-//   bounds when `masked` (tiles inside every row's bounds skip the check), then the online
-//   softmax: the running max rises to the tile's, the accumulator and sum are rescaled by
-//   exp2(old max - new max), and P = exp2(S - max) is rounded to T and multiplied with V
-//   into the accumulator. S and P live only in registers: the C
-//   fragments of two adjacent n8 tiles of S are exactly the A fragment of one k16 step of
-//   P V, so P never goes through shared memory either.
-template <typename T, int D, int MT, int KEYS>
-__device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const T* sK, const T* sV,
-                                                 int key_row0, int32_t key0, bool masked,
-                                                 const RowBounds<MT>& bounds, float scale_log2,
-                                                 WarpState<D, MT>& st) {
-  static_assert(KEYS % 16 == 0 && D % 16 == 0, "whole k16 steps");
-  const int lane = threadIdx.x & 31, t = lane & 3;
-  float s[MT][KEYS / 8][4];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int n = 0; n < KEYS / 8; ++n)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) s[mt][n][c] = 0.0f;
-
-        // S = Q K^T, one k16 slice of the head dim at a time. A (Q, 16x16): lane l addresses row
-        // l % 16, chunk l / 16. B (K^T) for two n8 tiles at once: K rows are keys, so a K tile
-        // row-major is B column-major, as mma wants; lane l addresses key (l % 8) + 8 (l / 16),
-        // chunk (l / 8) % 2, giving b0, b1 of keys +0..7 and b0, b1 of keys +8..15.
-#pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
-    uint32_t a[MT][4];
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-      ptx::ldmatrix_x4(a[mt],
-                       sQ + swizzled<D>(q_row0 + mt * 16 + (lane & 15), kk * 2 + (lane >> 4)));
-#pragma unroll
-    for (int nn = 0; nn < KEYS / 16; ++nn) {
-      uint32_t b[4];
-      ptx::ldmatrix_x4(b, sK + swizzled<D>(key_row0 + nn * 16 + (lane & 7) + ((lane >> 4) << 3),
-                                           kk * 2 + ((lane >> 3) & 1)));
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        ptx::mma_16816<T>(s[mt][2 * nn], a[mt], b[0], b[1]);
-        ptx::mma_16816<T>(s[mt][2 * nn + 1], a[mt], b[2], b[3]);
-      }
-    }
-  }
-
-  // Scores to log2 units (exp2 is the native instruction), -inf outside each row's bounds
-  // when the tile needs a mask. Element c of n8 tile n is row g + 8 (c / 2) of m16 tile mt,
-  // key key0 + 8 n + 2 t + c % 2.
+// The online-softmax step of one tile of scores, on the C fragments of MT m16 tiles x KEYS / 8
+// n8 tiles (element c of n8 tile n is row g + 8 (c / 2) of m16 tile mt, key key0 + 8 n + 2 t
+// + c % 2): scores to log2 units, -inf outside each row's bounds when `masked` (tiles inside
+// every row's bounds skip the check), the running max raised to the tile's, the accumulator
+// and sum rescaled by exp2(old max - new max), and s overwritten with P = exp2(S - max), not
+// yet rounded. Shared by the mma.sync step below and the wgmma prefill, whose accumulators
+// have the same layout.
+template <int D, int MT, int KEYS>
+__device__ __forceinline__ void online_softmax_step(float (&s)[MT][KEYS / 8][4], int32_t key0,
+                                                    bool masked, const RowBounds<MT>& bounds,
+                                                    float scale_log2, WarpState<D, MT>& st) {
+  const int t = threadIdx.x & 3;
+  // exp2 is the native instruction.
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -191,6 +165,57 @@ __device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const 
 #pragma unroll
         for (int c = 0; c < 4; ++c) st.o[mt][j][c] *= correction[mt][c >> 1];
   }
+}
+
+// The warp's rows (sQ rows q_row0 .. q_row0 + 16 MT - 1) attend to KEYS keys of the tile,
+// tile rows key_row0 .., whose absolute positions start at key0:
+//   S = Q K^T * scale_log2 on the tensor cores (fp32), masked to -inf outside each row's
+//   bounds when `masked` (tiles inside every row's bounds skip the check), then the online
+//   softmax: the running max rises to the tile's, the accumulator and sum are rescaled by
+//   exp2(old max - new max), and P = exp2(S - max) is rounded to T and multiplied with V
+//   into the accumulator. S and P live only in registers: the C
+//   fragments of two adjacent n8 tiles of S are exactly the A fragment of one k16 step of
+//   P V, so P never goes through shared memory either.
+template <typename T, int D, int MT, int KEYS>
+__device__ __forceinline__ void warp_attend_tile(const T* sQ, int q_row0, const T* sK, const T* sV,
+                                                 int key_row0, int32_t key0, bool masked,
+                                                 const RowBounds<MT>& bounds, float scale_log2,
+                                                 WarpState<D, MT>& st) {
+  static_assert(KEYS % 16 == 0 && D % 16 == 0, "whole k16 steps");
+  const int lane = threadIdx.x & 31;
+  float s[MT][KEYS / 8][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int n = 0; n < KEYS / 8; ++n)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) s[mt][n][c] = 0.0f;
+
+        // S = Q K^T, one k16 slice of the head dim at a time. A (Q, 16x16): lane l addresses row
+        // l % 16, chunk l / 16. B (K^T) for two n8 tiles at once: K rows are keys, so a K tile
+        // row-major is B column-major, as mma wants; lane l addresses key (l % 8) + 8 (l / 16),
+        // chunk (l / 8) % 2, giving b0, b1 of keys +0..7 and b0, b1 of keys +8..15.
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t a[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+      ptx::ldmatrix_x4(a[mt],
+                       sQ + swizzled<D>(q_row0 + mt * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+#pragma unroll
+    for (int nn = 0; nn < KEYS / 16; ++nn) {
+      uint32_t b[4];
+      ptx::ldmatrix_x4(b, sK + swizzled<D>(key_row0 + nn * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                           kk * 2 + ((lane >> 3) & 1)));
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        ptx::mma_16816<T>(s[mt][2 * nn], a[mt], b[0], b[1]);
+        ptx::mma_16816<T>(s[mt][2 * nn + 1], a[mt], b[2], b[3]);
+      }
+    }
+  }
+
+  online_softmax_step<D, MT, KEYS>(s, key0, masked, bounds, scale_log2, st);
 
   // O += P V, one k16 slice of keys at a time. A (P) from the S fragments of n8 tiles 2kk
   // and 2kk + 1. B (V, keys x D, row-major in shared memory) needs the transposing load:

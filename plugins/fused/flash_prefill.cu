@@ -165,6 +165,10 @@ void cuda_prefill(const AttnbProblem& p, const Tunables& t, const AttnbAttendArg
     tiles += (a.q_indptr_host[b + 1] - a.q_indptr_host[b] + t.tile_q - 1) / t.tile_q;
   if (tiles == 0) return;
   if (tiles > 65535) throw Unsupported("more than 65535 query tiles in one prefill call");
+#ifdef ATTNB_WITH_WGMMA
+  if (t.wgmma && cuda_wgmma_runs_here())
+    return cuda_prefill_wgmma(p, t, a, static_cast<int32_t>(tiles));
+#endif
   const AttendParams params = make_params(p, a);
   const auto stream = static_cast<cudaStream_t>(a.stream);
   plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {

@@ -18,8 +18,17 @@ namespace attnbench::fused {
 // (fp32) and their log-sum-exp. Prefill needs none.
 std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 
+// On a device of compute capability 9.0, in a build with the sm_90a kernel (ATTNB_WITH_WGMMA)
+// and with the tunable wgmma on, the prefill runs on wgmma (flash_prefill_wgmma.cu); else on
+// mma.sync (flash_prefill.cu).
 void cuda_prefill(const AttnbProblem& problem, const Tunables& tunables,
                   const AttnbAttendArgs& args);
+#ifdef ATTNB_WITH_WGMMA
+bool cuda_wgmma_runs_here();
+// `tiles`: the batch's query tiles of tunables.tile_q rows, the grid's second dimension.
+void cuda_prefill_wgmma(const AttnbProblem& problem, const Tunables& tunables,
+                        const AttnbAttendArgs& args, int32_t tiles);
+#endif
 // sm_count: multiprocessors of the device, for choosing the split count; counters: from
 // cuda_split_counters, for the in-kernel merge of the splits; fresh_keys: the last keys of
 // each sequence the op's append before it may still be writing (FreshKeys).

@@ -28,6 +28,10 @@ const AttnbTunable* tunable_table(std::size_t* count) {
       {sizeof(AttnbTunable), "claim_tiles",
        "CUDA decode: split blocks claim K/V tiles as they go (1: from 4 splits on) or take fixed ranges (0)",
        on_off, 2, defaults.claim_tiles},
+      {sizeof(AttnbTunable), "wgmma",
+       "CUDA prefill on Hopper's warpgroup MMA (1: where the device and build have it; tile_q rows "
+       "in warpgroups of 64, warp_rows unused) or on mma.sync (0)",
+       on_off, 2, defaults.wgmma},
   };
   *count = sizeof(table) / sizeof(table[0]);
   return table;
@@ -47,6 +51,8 @@ void set_tunable(Tunables& t, const char* name, int64_t value) {
     t.decode_stages = v;
   else if (std::strcmp(name, "claim_tiles") == 0)
     t.claim_tiles = v;
+  else if (std::strcmp(name, "wgmma") == 0)
+    t.wgmma = v;
 }
 
 }  // namespace attnbench::fused

@@ -22,6 +22,7 @@ struct Tunables {
   int32_t num_splits = 0;  // decode: KV splits per sequence; 0 picks from the SM count
   int32_t decode_stages = 3;  // CUDA decode: shared-memory stages of K/V tiles (tiles in flight + 1)
   int32_t claim_tiles = 1;    // CUDA decode: split blocks claim tiles as they go (TileQueue)
+  int32_t wgmma = 1;          // CUDA prefill on Hopper's wgmma where it runs (else mma.sync)
 };
 
 // The descriptor's table of tunables (names, allowed values, the defaults above).

@@ -5,6 +5,7 @@
 //   ldmatrix:  "Warp-level matrix load instruction: ldmatrix"
 //   mma:       "Matrix Fragments for mma.m16n8k16 with floating point type"
 //   movmatrix: "Warp-level matrix transpose instruction: movmatrix"
+//   wgmma:     "Asynchronous Warpgroup Level Matrix Multiply-Accumulate Instructions"
 // Shared-memory operands are 32-bit offsets into the block's shared window (what
 // __cvta_generic_to_shared gives); they are checked against it.
 #pragma once
@@ -55,5 +56,22 @@ inline void mma_m16n8k16(float& d0, float& d1, float& d2, float& d3, uint32_t a0
   mma_m16n8k16(std::is_same_v<T, __half> ? Element::kF16 : Element::kBF16, d, a, b, c);
   d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];
 }
+
+// wgmma.mma_async.sync.aligned.m64nNk16.f32.{f16,bf16}: D = A B (+ D when scale_d) for the
+// warpgroup (4 consecutive warps) of the calling thread. A is 64x16, from shared memory by
+// descriptor (a_regs null; K-major, or M-major with trans_a) or from the 4 registers a_regs
+// (the m16n8k16 A fragment of rows 16w .. 16w + 15 in warp w of the group); B is 16xN from
+// shared memory by descriptor (K-major, or N-major with trans_b). d holds the thread's N / 2
+// accumulators: d[4j + i] = D[16w + g + 8 (i / 2)][8j + 2t + i % 2]. Descriptors follow the
+// ISA's canonical layouts; only the 128-byte swizzle is emulated. The product is computed at
+// issue, each thread its own elements (the rows of A in registers come from its warp).
+void wgmma(Element type, int n, float* const* d, const uint32_t* a_regs, uint64_t a_desc,
+           uint64_t b_desc, bool scale_d, int trans_a, int trans_b);
+// wgmma.fence / commit_group / wait_group N, fence.proxy.async: ordering only; the
+// emulator's wgmma has completed at issue and its memory is sequentially consistent.
+inline void wgmma_fence() {}
+inline void wgmma_commit() {}
+inline void wgmma_wait(int) {}
+inline void fence_proxy_async() {}
 
 }  // namespace simt::ptx

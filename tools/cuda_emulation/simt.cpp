@@ -635,4 +635,69 @@ void mma_m16n8k16(Element type, float* d, const uint32_t* a, const uint32_t* b, 
   }
 }
 
+namespace {
+
+// Byte address in the shared window of element (mn, k) of a wgmma operand in shared memory,
+// from its descriptor: the ISA's canonical layouts for the 128-byte swizzle, in bytes and
+// 16-bit elements,
+//   K-major:  ((8, m), (8, 2k)) : ((128, SBO), (2, 16))
+//   MN-major: ((8, 8, m), (8, k)) : ((2, 16, LBO), (128, SBO))
+// then Swizzle<3, 4, 3> on the address: bits 4..6 ^= bits 7..9.
+uint32_t wgmma_operand_address(uint64_t desc, int mn, int k, bool mn_major) {
+  const uint32_t start = static_cast<uint32_t>(desc & 0x3fff) << 4;
+  const uint32_t lbo = static_cast<uint32_t>(desc >> 16 & 0x3fff) << 4;
+  const uint32_t sbo = static_cast<uint32_t>(desc >> 32 & 0x3fff) << 4;
+  const int base_offset = static_cast<int>(desc >> 49 & 7), swizzle = static_cast<int>(desc >> 62);
+  if (swizzle != 1) fault("wgmma: descriptor swizzle mode %d (only 1, 128-byte, is emulated)", swizzle);
+  if (base_offset != 0) fault("wgmma: descriptor base offset %d (only 0 is emulated)", base_offset);
+  const uint32_t offset =
+      mn_major ? (mn % 8) * 2 + (mn / 8 % 8) * 16 + (mn / 64) * lbo + (k % 8) * 128 + (k / 8) * sbo
+               : (mn % 8) * 128 + (mn / 8) * sbo + (k % 8) * 2 + (k / 8) * 16;
+  const uint32_t address = start + offset;
+  return address ^ ((address >> 7 & 7) << 4);
+}
+
+float wgmma_operand(Element type, uint64_t desc, int mn, int k, bool mn_major) {
+  uint16_t bits;
+  std::memcpy(&bits, shared_at(wgmma_operand_address(desc, mn, k, mn_major), 2, "wgmma operand"), 2);
+  return to_float(type, bits);
+}
+
+}  // namespace
+
+void wgmma(Element type, int n, float* const* d, const uint32_t* a_regs, uint64_t a_desc,
+           uint64_t b_desc, bool scale_d, int trans_a, int trans_b) {
+  if (n % 8 != 0 || n < 8 || n > 256) fault("wgmma: N = %d", n);
+  if (current_block_dim.x * current_block_dim.y * current_block_dim.z % 128 != 0)
+    fault("wgmma in a block of %u threads, not whole warpgroups",
+          current_block_dim.x * current_block_dim.y * current_block_dim.z);
+  // The warp meets as in any collective; its lanes must agree on the descriptors.
+  uint64_t words[7] = {a_desc, b_desc, static_cast<uint64_t>(scale_d), 0, 0, 0, 0};
+  if (a_regs)
+    for (int r = 0; r < 4; ++r) words[3 + r] = a_regs[r];
+  const auto lanes = exchange(Collective::kWgmma, 0xffffffffu, words, 7);
+  for (int l = 0; l < 32; ++l)
+    if (lanes[l][0] != a_desc || lanes[l][1] != b_desc || lanes[l][2] != words[2])
+      fault("wgmma: lanes %d and %d give different descriptors or scale-d", simt::lane(), l);
+  const auto a_reg = [&](int lane, int reg) { return static_cast<uint32_t>(lanes[lane][3 + reg]); };
+  // A from registers: element (row, k) of the warp's 16 rows as the m16n8k16 A fragment.
+  const auto a_from_regs = [&](int row, int k) {
+    const uint32_t reg = a_reg(4 * (row % 8) + (k % 8) / 2, (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0));
+    return to_float(type, static_cast<uint16_t>(reg >> (16 * (k % 2))));
+  };
+  const int warp_in_group = current_thread->linear / 32 % 4;
+  const int g = simt::lane() / 4, t = simt::lane() % 4;
+  for (int j = 0; j < n / 8; ++j)
+    for (int i = 0; i < 4; ++i) {
+      const int row = g + 8 * (i / 2), col = 8 * j + 2 * t + i % 2;
+      float sum = scale_d ? *d[4 * j + i] : 0.0f;
+      for (int k = 0; k < 16; ++k) {
+        const float a = a_regs ? a_from_regs(row, k)
+                               : wgmma_operand(type, a_desc, 16 * warp_in_group + row, k, trans_a);
+        sum += a * wgmma_operand(type, b_desc, col, k, trans_b);
+      }
+      *d[4 * j + i] = sum;
+    }
+}
+
 }  // namespace simt::ptx

@@ -77,7 +77,7 @@ struct Thread {
   std::vector<std::vector<Copy>> copy_groups;  // committed, oldest first
 };
 
-enum class Collective : uint8_t { kShuffle = 1, kVote, kSyncwarp, kReduce, kLdmatrix, kMma, kMovmatrix };
+enum class Collective : uint8_t { kShuffle = 1, kVote, kSyncwarp, kReduce, kLdmatrix, kMma, kMovmatrix, kWgmma };
 
 struct Warp {
   Barrier barrier;

@@ -141,6 +141,23 @@ def cp_async(m):
     return f'simt::ptx::cp_async({dst}, {src}, {size}, {src_size or size}, {cg})'
 
 
+def wgmma(m):
+    n, element, d, a, b, trans_a, trans_b = m.groups()
+    accumulators = [r.strip() for r in d.split(',')]
+    if len(accumulators) != int(n) // 2:
+        raise TranslationError(f'wgmma m64n{n} takes {int(n) // 2} accumulators, not {len(accumulators)}')
+    element = 'simt::ptx::Element::kF16' if element == 'f16' else 'simt::ptx::Element::kBF16'
+    pointers = ', '.join(f'&{r}' for r in accumulators)
+    if a.startswith('{'):  # A in registers: no trans-a
+        a_regs, a_desc, trans_a = f'{{{a[1:-1]}}}', '0', '0'
+        a_array = f'const uint32_t wgmma_a[4] = {a_regs}; '
+        a_arg = 'wgmma_a'
+    else:
+        a_array, a_arg, a_desc = '', 'nullptr', a
+    return (f'float* wgmma_d[] = {{{pointers}}}; {a_array}'
+            f'simt::ptx::wgmma({element}, {n}, wgmma_d, {a_arg}, {a_desc}, {b}, p, {trans_a or 0}, {trans_b})')
+
+
 INSTRUCTIONS = [
     (re.compile(r'cp\.async\.(ca|cg)\.shared(?:::cta)?\.global(?:\.L2::\d+B)?\s+\[(%\d+)\],\s*'
                 r'\[(%\d+)\],\s*' + REG + r'(?:,\s*' + REG + r')?$'), cp_async),
@@ -157,6 +174,18 @@ INSTRUCTIONS = [
          'true' if m.group(2) else 'false', m.group(4), m.group(3))),
     (re.compile(r'movmatrix\.sync\.aligned\.m8n8\.trans\.b16\s+(%\d+),\s*(%\d+)$'),
      lambda m: f'{m.group(1)} = simt::ptx::movmatrix_trans({m.group(2)})'),
+    # wgmma (wgmma_ptx.cuh): the predicate scale-d set from a register, then the product.
+    (re.compile(r'[{}]$'), lambda m: '(void)0'),
+    (re.compile(r'\.reg\s+\.pred\s+p$'), lambda m: 'bool p'),
+    (re.compile(r'setp\.ne\.b32\s+p,\s*(%\d+),\s*0$'), lambda m: f'p = ({m.group(1)}) != 0'),
+    (re.compile(r'wgmma\.mma_async\.sync\.aligned\.m64n(\d+)k16\.f32\.(f16|bf16)\.(?:f16|bf16)\s+'
+                r'\{([^}]*)\},\s*(%\d+|\{[^}]*\}),\s*(%\d+),\s*p,\s*1,\s*1,\s*(?:(\d),\s*)?(\d)$'),
+     wgmma),
+    (re.compile(r'wgmma\.fence\.sync\.aligned$'), lambda m: 'simt::ptx::wgmma_fence()'),
+    (re.compile(r'wgmma\.commit_group\.sync\.aligned$'), lambda m: 'simt::ptx::wgmma_commit()'),
+    (re.compile(r'wgmma\.wait_group\.sync\.aligned\s+' + REG + '$'),
+     lambda m: f'simt::ptx::wgmma_wait({m.group(1)})'),
+    (re.compile(r'fence\.proxy\.async\.shared::cta$'), lambda m: 'simt::ptx::fence_proxy_async()'),
     (re.compile(r'mma\.sync\.aligned\.m16n8k16\.row\.col\.f32\.(f16|bf16)\.(f16|bf16)\.f32\s+'
                 r'\{([^}]*)\},\s*\{([^}]*)\},\s*\{([^}]*)\},\s*\{([^}]*)\}$'),
      lambda m: 'simt::ptx::mma_m16n8k16<{}>({}, {}, {}, {})'.format(

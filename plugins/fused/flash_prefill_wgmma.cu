@@ -1,0 +1,232 @@
+// Fused prefill on Hopper's warpgroup MMA (wgmma, sm_90a): the tile walk of flash_prefill.cu
+// with each warpgroup (4 warps) owning 64 query rows. S = Q K^T is one chain of wgmmas with
+// both operands in shared memory, K-major; P V takes P straight from the S registers (their
+// layout is the A fragment's) and reads V N-major, so the tensor cores transpose it. This
+// file is compiled for sm_90a alone (plugins/fused/CMakeLists.txt).
+#include "flash_launch.cuh"
+#include "fused_cuda.hpp"
+
+namespace attnbench::fused {
+
+namespace {
+
+// The 128-byte-swizzle layout of a ROWS-row tile (wgmma_ptx.cuh), as the loaders take it.
+template <int ROWS>
+struct WgmmaSwizzle {
+  static constexpr bool kAsyncProxy = true;
+  __device__ __forceinline__ static int offset(int row, int chunk) {
+    return ptx::wgmma_tile_offset<ROWS>(row, chunk);
+  }
+};
+
+constexpr int kGroupRows = 64;  // query rows of one warpgroup (wgmma's M)
+
+// One block per (query head, tile of TQ query rows of one sequence), TQ / 64 warpgroups.
+// The loop is flash_prefill_kernel's: K/V tiles double-buffered with cp.async, tiles outside
+// the mask never loaded. A warpgroup whose rows see none of a tile skips its wgmmas (they
+// are issued by all of its 128 threads or none); per-element masks as in online_softmax_step.
+template <typename T, int D, int TQ, int TKV>
+__global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_kernel(AttendParams p) {
+  constexpr int kGroups = TQ / kGroupRows, kThreads = kGroups * 128, kChunks = D / 8;
+  static_assert(D % 64 == 0 && TKV % 16 == 0, "whole 128-byte blocks and k16 steps");
+  using QLayout = WgmmaSwizzle<TQ>;
+  using KvLayout = WgmmaSwizzle<TKV>;
+  // The swizzle follows address bits: every tile starts on 1024 bytes (the launch adds 1 KiB).
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  unsigned char* smem = smem_raw + ((1024 - (ptx::smem_address(smem_raw) & 1023)) & 1023);
+  T* sQ = reinterpret_cast<T*>(smem);                          // [TQ][D], later the output tile
+  T* sK = sQ + TQ * D;                                         // [2][TKV][D]
+  T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
+  auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [2][TKV] planned K/V rows
+
+  // Which query tile, longest first, and the keys its rows see: as flash_prefill_kernel.
+  int32_t tile = blockIdx.y, b = 0, q_len = 0, tiles = 0;
+  for (; b < p.batch; ++b) {
+    q_len = p.q_indptr[b + 1] - p.q_indptr[b];
+    tiles = (q_len + TQ - 1) / TQ;
+    if (tile < tiles) break;
+    tile -= tiles;
+  }
+  if (b == p.batch) return;
+  const int32_t h = blockIdx.x, kvh = h / p.group;
+  const int32_t m0 = (tiles - 1 - tile) * TQ, rows = min(TQ, q_len - m0);
+  const int32_t kv_len = sequence_length(p, b);
+  const int32_t pos0 = kv_len - q_len + m0;
+  const auto lo_of = [&](int32_t pos) {
+    return static_cast<int32_t>(plain_kv::first_visible(pos, p.window));
+  };
+  const auto hi_of = [&](int32_t pos) { return p.causal ? pos + 1 : kv_len; };
+  const auto pos_of_row = [&](int r) { return pos0 + min(r, rows - 1); };
+  const int32_t begin = lo_of(pos0), end = hi_of(pos_of_row(TQ - 1));
+  const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
+
+  const T* q = static_cast<const T*>(p.q);
+  const int64_t row0 = static_cast<int64_t>(p.q_indptr[b] + m0) * p.num_q_heads + h;
+  const auto q_row = [&](int r) -> int64_t {
+    return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
+  };
+  const auto plan = [&](int32_t i) {
+    plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i & 1) * TKV);
+  };
+  plan(0);
+  plan(1);
+  __syncthreads();
+  load_rows_async<T, D, TQ, kThreads, QLayout>(sQ, q, q_row);
+  if (num_tiles > 0) load_kv_tile_async<T, D, TKV, kThreads, KvLayout>(p, sRows, sK, sV);
+  ptx::cp_async_commit();
+
+  const int group = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x & 31;
+  const int group_row0 = group * kGroupRows, warp_row0 = group_row0 + warp * 16;
+  const bool group_active = group_row0 < rows;  // trailing warpgroups of a short last tile idle
+  RowBounds<1> bounds;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int32_t pos = pos_of_row(warp_row0 + half * 8 + (lane >> 2));
+    bounds.lo[0][half] = lo_of(pos);
+    bounds.hi[0][half] = hi_of(pos);
+  }
+  // Keys every row of the warp sees (no per-element mask), and keys some row of the
+  // warpgroup sees (the wgmmas run).
+  const int32_t all_lo = lo_of(pos_of_row(warp_row0 + 15)), all_hi = hi_of(pos_of_row(warp_row0));
+  const int32_t any_lo = lo_of(pos_of_row(group_row0));
+  const int32_t any_hi = hi_of(pos_of_row(group_row0 + kGroupRows - 1));
+
+  // Descriptors: Q rows of this warpgroup; stage 0 of K and V (stage 1 is TKV * D further).
+  // K-major A and B step 16 of D by 32 bytes inside a 128-byte block, then a block of rows;
+  // N-major V steps 16 keys by 2 atoms of 8 rows (2048 bytes), its LBO is a block of keys.
+  const uint32_t q_base = ptx::smem_address(sQ + group_row0 * 64);
+  const uint32_t k_base = ptx::smem_address(sK), v_base = ptx::smem_address(sV);
+  constexpr uint32_t kStageBytes = TKV * D * sizeof(T), kAtomBytes = 1024;
+  const auto k_major = [](uint32_t base, int rows_in_tile, int kk) {
+    return ptx::make_descriptor(base + (kk / 4) * rows_in_tile * 128 + (kk % 4) * 32, 16, kAtomBytes);
+  };
+
+  WarpState<D, 1> st;
+  st.init();
+  for (int32_t i = 0; i < num_tiles; ++i) {
+    const int stage = i & 1;
+    next_kv_tile_ready<T, D, TKV, kThreads, KvLayout>(p, i, num_tiles, sRows, sK, sV);
+    if (i + 2 < num_tiles) plan(i + 2);
+    const int32_t key0 = begin + i * TKV;
+    if (group_active && key0 < any_hi && key0 + TKV > any_lo) {
+      float s[1][TKV / 8][4];
+      auto& s_flat = reinterpret_cast<float(&)[TKV / 2]>(s);
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk)
+        ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk),
+                              k_major(k_base + stage * kStageBytes, TKV, kk), kk > 0);
+      ptx::wgmma_commit();
+      ptx::wgmma_wait<0>();
+#pragma unroll
+      for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
+
+      const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
+      online_softmax_step<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
+
+      // O += P V: P rounded to T in registers, one k16 slice of keys and 64 columns of D a
+      // wgmma.
+      uint32_t a[TKV / 16][4];
+#pragma unroll
+      for (int kk = 0; kk < TKV / 16; ++kk) {
+        a[kk][0] = ptx::pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
+        a[kk][1] = ptx::pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
+        a[kk][2] = ptx::pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+        a[kk][3] = ptx::pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+      }
+      auto& o_blocks = reinterpret_cast<float(&)[D / 64][32]>(st.o);
+#pragma unroll
+      for (int db = 0; db < D / 64; ++db)
+#pragma unroll
+        for (int e = 0; e < 32; ++e) ptx::fence_operand(o_blocks[db][e]);
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < TKV / 16; ++kk)
+#pragma unroll
+        for (int db = 0; db < D / 64; ++db)
+          ptx::wgmma_rs<T, 64>(
+              o_blocks[db], a[kk],
+              ptx::make_descriptor(v_base + stage * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
+                                   TKV * 128, kAtomBytes),
+              1);
+      ptx::wgmma_commit();
+      ptx::wgmma_wait<0>();
+#pragma unroll
+      for (int db = 0; db < D / 64; ++db)
+#pragma unroll
+        for (int e = 0; e < 32; ++e) ptx::fence_operand(o_blocks[db][e]);
+    }
+    __syncthreads();  // the stage is free for the copy issued at the top of the next iteration
+  }
+  ptx::cp_async_wait<0>();
+  __syncthreads();
+  if (!group_active) return;
+
+  // Epilogue: O / sum, rounded to T, staged through the warp's own rows of sQ and written
+  // out in 16-byte rows (as flash_prefill_kernel, in this tile's layout).
+  const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const float sum = st.row_sum(0, half);
+    const float inv = sum > 0 ? 1.0f / sum : 0.0f;
+    const int r = warp_row0 + half * 8 + g;
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j)
+      *reinterpret_cast<uint32_t*>(sQ + QLayout::offset(r, j) + 2 * t) =
+          ptx::pack2<T>(st.o[0][j][2 * half] * inv, st.o[0][j][2 * half + 1] * inv);
+  }
+  __syncwarp();
+  T* o = static_cast<T*>(p.o);
+#pragma unroll
+  for (int k = 0; k < 16 * kChunks / 32; ++k) {
+    const int i = k * 32 + lane;
+    const int r = warp_row0 + i / kChunks, c = i % kChunks;
+    if (r < rows)
+      *reinterpret_cast<uint4*>(o + (row0 + static_cast<std::size_t>(r) * p.num_q_heads) * D +
+                                c * 8) = *reinterpret_cast<const uint4*>(sQ + QLayout::offset(r, c));
+  }
+}
+
+template <typename T, int D, int TQ, int TKV>
+void launch_prefill_wgmma(const AttendParams& params, int32_t tiles, cudaStream_t stream) {
+  constexpr int kThreads = TQ / kGroupRows * 128;
+  constexpr std::size_t kSmem = 1024 + static_cast<std::size_t>(TQ + 4 * TKV) * D * sizeof(T) +
+                                2 * TKV * sizeof(int64_t);
+  const auto kernel = flash_prefill_wgmma_kernel<T, D, TQ, TKV>;
+  static const bool configured =
+      (allow_shared_memory(kernel, kSmem, "fused wgmma prefill kernel"), true);
+  (void)configured;
+  kernel<<<dim3(params.num_q_heads, tiles), kThreads, kSmem, stream>>>(params);
+  plain_kv::check_launch("fused wgmma prefill kernel");
+}
+
+}  // namespace
+
+bool cuda_wgmma_runs_here() {
+  const AttnbHostInfo& host = detail::host_info();
+  int major = host.cuda_cc_major, minor = host.cuda_cc_minor, device = 0;
+  if (major == 0 && (cudaGetDevice(&device) != cudaSuccess ||
+                     cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+                     cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess))
+    return false;
+  return major == 9 && minor == 0;  // sm_90a code runs on compute capability 9.0 alone
+}
+
+void cuda_prefill_wgmma(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs& a,
+                        int32_t tiles) {
+  const AttendParams params = make_params(p, a);
+  const auto stream = static_cast<cudaStream_t>(a.stream);
+  plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
+    using T = std::remove_pointer_t<decltype(type_tag)>;
+    with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
+      with_constant<64, 128>(t.tile_q, "tile_q", [&](auto tq) {
+        with_constant<32, 64, 128>(t.tile_kv, "tile_kv", [&](auto tkv) {
+          launch_prefill_wgmma<T, decltype(d)::value, decltype(tq)::value, decltype(tkv)::value>(
+              params, tiles, stream);
+        });
+      });
+    });
+  });
+}
+
+}  // namespace attnbench::fused
