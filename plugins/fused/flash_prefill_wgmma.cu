@@ -13,18 +13,24 @@ namespace {
 // The 128-byte-swizzle layout of a ROWS-row tile (wgmma_ptx.cuh), as the loaders take it.
 template <int ROWS>
 struct WgmmaSwizzle {
-  static constexpr bool kAsyncProxy = true;
   __device__ __forceinline__ static int offset(int row, int chunk) {
     return ptx::wgmma_tile_offset<ROWS>(row, chunk);
   }
 };
 
 constexpr int kGroupRows = 64;  // query rows of one warpgroup (wgmma's M)
+constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (step i - 2) to its V copy
 
-// One block per (query head, tile of TQ query rows of one sequence), TQ / 64 warpgroups.
-// The loop is flash_prefill_kernel's: K/V tiles double-buffered with cp.async, tiles outside
-// the mask never loaded. A warpgroup whose rows see none of a tile skips its wgmmas (they
-// are issued by all of its 128 threads or none); per-element masks as in online_softmax_step.
+// One block per (query head, tile of TQ query rows of one sequence), TQ / 64 warpgroups,
+// tiles outside the mask never loaded. The loop is software-pipelined so that a
+// warpgroup's softmax overlaps its own tensor-core work: step i issues S(i+1) = Q K(i+1)^T
+// and then O += P(i) V(i), and step i + 1 waits for S(i+1) alone (wgmma groups complete in
+// order), computes its weights while P(i) V(i) still runs, and only then waits for it and
+// rescales O. K and V have two stages each, loaded a step apart (K(i+2) and V(i+1) are
+// copied during step i), so each copy has a whole step to land and no stage is refilled
+// while a wgmma reads it: one barrier a step. A warpgroup whose rows see none of a tile skips
+// its wgmmas (they are issued by all of its 128 threads or none); per-element masks as in
+// softmax_weights.
 template <typename T, int D, int TQ, int TKV>
 __global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_kernel(AttendParams p) {
   constexpr int kGroups = TQ / kGroupRows, kThreads = kGroups * 128, kChunks = D / 8;
@@ -37,7 +43,7 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_
   T* sQ = reinterpret_cast<T*>(smem);                          // [TQ][D], later the output tile
   T* sK = sQ + TQ * D;                                         // [2][TKV][D]
   T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
-  auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [2][TKV] planned K/V rows
+  auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [kPlans][TKV] planned K/V rows
 
   // Which query tile, longest first, and the keys its rows see: as flash_prefill_kernel.
   int32_t tile = blockIdx.y, b = 0, q_len = 0, tiles = 0;
@@ -65,15 +71,24 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_
   const auto q_row = [&](int r) -> int64_t {
     return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
   };
+  const auto plan_of = [&](int32_t i) { return sRows + (i % kPlans) * TKV; };
   const auto plan = [&](int32_t i) {
-    plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i & 1) * TKV);
+    if (i < num_tiles) plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, plan_of(i));
   };
-  plan(0);
-  plan(1);
-  __syncthreads();
-  load_rows_async<T, D, TQ, kThreads, QLayout>(sQ, q, q_row);
-  if (num_tiles > 0) load_kv_tile_async<T, D, TKV, kThreads, KvLayout>(p, sRows, sK, sV);
-  ptx::cp_async_commit();
+  // K of tile i into its stage, or V: the other operand's stage pointer goes unused.
+  const auto load_k = [&](int32_t i) {
+    if (i < num_tiles)
+      load_kv_tile_async<T, D, TKV, kThreads, KvLayout, true, false>(p, plan_of(i), sK + (i & 1) * TKV * D, nullptr);
+  };
+  const auto load_v = [&](int32_t i) {
+    if (i < num_tiles)
+      load_kv_tile_async<T, D, TKV, kThreads, KvLayout, false, true>(p, plan_of(i), nullptr, sV + (i & 1) * TKV * D);
+  };
+  const auto copies_landed = [] {
+    ptx::cp_async_wait<0>();
+    ptx::fence_proxy_async_shared();  // cp.async writes, wgmma reads through the async proxy
+    __syncthreads();
+  };
 
   const int group = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x & 31;
   const int group_row0 = group * kGroupRows, warp_row0 = group_row0 + warp * 16;
@@ -90,6 +105,10 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_
   const int32_t all_lo = lo_of(pos_of_row(warp_row0 + 15)), all_hi = hi_of(pos_of_row(warp_row0));
   const int32_t any_lo = lo_of(pos_of_row(group_row0));
   const int32_t any_hi = hi_of(pos_of_row(group_row0 + kGroupRows - 1));
+  const auto key0_of = [&](int32_t i) { return begin + i * TKV; };
+  const auto sees = [&](int32_t i) {
+    return group_active && i < num_tiles && key0_of(i) < any_hi && key0_of(i) + TKV > any_lo;
+  };
 
   // Descriptors: Q rows of this warpgroup; stage 0 of K and V (stage 1 is TKV * D further).
   // K-major A and B step 16 of D by 32 bytes inside a 128-byte block, then a block of rows;
@@ -100,33 +119,62 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_
   const auto k_major = [](uint32_t base, int rows_in_tile, int kk) {
     return ptx::make_descriptor(base + (kk / 4) * rows_in_tile * 128 + (kk % 4) * 32, 16, kAtomBytes);
   };
+  float s[1][TKV / 8][4];  // S of the tile whose scores are in flight, then its P
+  auto& s_flat = reinterpret_cast<float(&)[TKV / 2]>(s);
+  const auto issue_scores = [&](int32_t i) {  // S(i) = Q K(i)^T, one wgmma group
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk)
+      ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk),
+                            k_major(k_base + (i & 1) * kStageBytes, TKV, kk), kk > 0);
+    ptx::wgmma_commit();
+  };
+
+  // Prologue: Q and K(0) landed, S(0) issued, K(1) and V(0) on their way.
+  plan(0);
+  plan(1);
+  plan(2);
+  __syncthreads();
+  load_rows_async<T, D, TQ, kThreads, QLayout>(sQ, q, q_row);
+  load_k(0);
+  ptx::cp_async_commit();
+  copies_landed();
+  if (sees(0)) {
+    ptx::wgmma_fence();
+    issue_scores(0);
+  }
+  load_k(1);
+  load_v(0);
+  ptx::cp_async_commit();
 
   WarpState<D, 1> st;
   st.init();
-  for (int32_t i = 0; i < num_tiles; ++i) {
-    const int stage = i & 1;
-    next_kv_tile_ready<T, D, TKV, kThreads, KvLayout>(p, i, num_tiles, sRows, sK, sV);
-    if (i + 2 < num_tiles) plan(i + 2);
-    const int32_t key0 = begin + i * TKV;
-    if (group_active && key0 < any_hi && key0 + TKV > any_lo) {
-      float s[1][TKV / 8][4];
-      auto& s_flat = reinterpret_cast<float(&)[TKV / 2]>(s);
-      ptx::wgmma_fence();
+  auto& o_acc = reinterpret_cast<float(&)[D / 64][32]>(st.o);
+  const auto fence_output = [&] {
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk)
-        ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk),
-                              k_major(k_base + stage * kStageBytes, TKV, kk), kk > 0);
-      ptx::wgmma_commit();
-      ptx::wgmma_wait<0>();
+    for (int db = 0; db < D / 64; ++db)
+#pragma unroll
+      for (int e = 0; e < 32; ++e) ptx::fence_operand(o_acc[db][e]);
+  };
+  uint32_t a[TKV / 16][4];  // P(i) rounded to T: the A operand of P V, read until it completes
+  bool values_pending = false;  // P(i - 1) V(i - 1) in flight
+  for (int32_t i = 0; i < num_tiles; ++i) {
+    const bool active = sees(i);
+    RowRescale<1> rescale;
+    if (active) {
+      if (values_pending) ptx::wgmma_wait<1>();  // S(i), issued before P(i-1) V(i-1), is done
+      else ptx::wgmma_wait<0>();
 #pragma unroll
       for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
-
+      const int32_t key0 = key0_of(i);
       const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
-      online_softmax_step<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
-
-      // O += P V: P rounded to T in registers, one k16 slice of keys and 64 columns of D a
-      // wgmma.
-      uint32_t a[TKV / 16][4];
+      rescale = softmax_weights<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
+    }
+    if (values_pending) {
+      ptx::wgmma_wait<0>();
+      fence_output();
+    }
+    if (active) {
+      rescale_output(rescale, st);
 #pragma unroll
       for (int kk = 0; kk < TKV / 16; ++kk) {
         a[kk][0] = ptx::pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
@@ -134,30 +182,37 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_
         a[kk][2] = ptx::pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
         a[kk][3] = ptx::pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
       }
-      auto& o_blocks = reinterpret_cast<float(&)[D / 64][32]>(st.o);
-#pragma unroll
-      for (int db = 0; db < D / 64; ++db)
-#pragma unroll
-        for (int e = 0; e < 32; ++e) ptx::fence_operand(o_blocks[db][e]);
+    }
+    // K(i + 1) and V(i) have landed; S(i)'s K stage and P(i-1) V(i-1)'s V stage are free in
+    // every warpgroup.
+    copies_landed();
+    load_k(i + 2);
+    load_v(i + 1);
+    ptx::cp_async_commit();
+    plan(i + 3);  // into tile i's plan, whose last copy (V) was issued a step ago
+    if (sees(i + 1)) {
       ptx::wgmma_fence();
+      issue_scores(i + 1);
+    }
+    if (active) {
+      fence_output();
+      ptx::wgmma_fence();
+      // O += P V: one k16 slice of keys and 64 columns of D a wgmma, V read N-major.
 #pragma unroll
       for (int kk = 0; kk < TKV / 16; ++kk)
 #pragma unroll
         for (int db = 0; db < D / 64; ++db)
           ptx::wgmma_rs<T, 64>(
-              o_blocks[db], a[kk],
-              ptx::make_descriptor(v_base + stage * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
+              o_acc[db], a[kk],
+              ptx::make_descriptor(v_base + (i & 1) * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
                                    TKV * 128, kAtomBytes),
               1);
       ptx::wgmma_commit();
-      ptx::wgmma_wait<0>();
-#pragma unroll
-      for (int db = 0; db < D / 64; ++db)
-#pragma unroll
-        for (int e = 0; e < 32; ++e) ptx::fence_operand(o_blocks[db][e]);
     }
-    __syncthreads();  // the stage is free for the copy issued at the top of the next iteration
+    values_pending = active;
   }
+  ptx::wgmma_wait<0>();
+  fence_output();
   ptx::cp_async_wait<0>();
   __syncthreads();
   if (!group_active) return;
@@ -191,7 +246,7 @@ template <typename T, int D, int TQ, int TKV>
 void launch_prefill_wgmma(const AttendParams& params, int32_t tiles, cudaStream_t stream) {
   constexpr int kThreads = TQ / kGroupRows * 128;
   constexpr std::size_t kSmem = 1024 + static_cast<std::size_t>(TQ + 4 * TKV) * D * sizeof(T) +
-                                2 * TKV * sizeof(int64_t);
+                                kPlans * TKV * sizeof(int64_t);
   const auto kernel = flash_prefill_wgmma_kernel<T, D, TQ, TKV>;
   static const bool configured =
       (allow_shared_memory(kernel, kSmem, "fused wgmma prefill kernel"), true);

@@ -74,8 +74,10 @@ __device__ __forceinline__ void plan_kv_tile(const AttendParams& p, int32_t b, i
 // Starts copying a planned K/V tile from its pages into shared memory with cp.async, 16
 // bytes a copy, consecutive threads along a row. Keys planned as -1 are zero-filled rather
 // than read: past the end of the cache there is no page to read, and a masked key's weight
-// is 0, which must multiply a zero V row, not whatever garbage a page holds.
-template <typename T, int D, int KEYS, int THREADS, typename Layout = RowSwizzle<D>>
+// is 0, which must multiply a zero V row, not whatever garbage a page holds. kLoadK / kLoadV:
+// the wgmma prefill loads a tile's K and V at different steps of its pipeline.
+template <typename T, int D, int KEYS, int THREADS, typename Layout = RowSwizzle<D>,
+          bool kLoadK = true, bool kLoadV = true>
 __device__ __forceinline__ void load_kv_tile_async(const AttendParams& p,
                                                    const int64_t* row_offsets, T* k_tile,
                                                    T* v_tile) {
@@ -87,9 +89,10 @@ __device__ __forceinline__ void load_kv_tile_async(const AttendParams& p,
     const int64_t offset = row_offsets[row];
     const bool valid = offset >= 0;
     const char* k_src = p.pages + (valid ? offset + chunk * 16 : 0);
-    ptx::cp_async_16(k_tile + Layout::offset(row, chunk), k_src, valid);
-    ptx::cp_async_16(v_tile + Layout::offset(row, chunk), valid ? k_src + p.v_offset : p.pages,
-                     valid);
+    if constexpr (kLoadK) ptx::cp_async_16(k_tile + Layout::offset(row, chunk), k_src, valid);
+    if constexpr (kLoadV)
+      ptx::cp_async_16(v_tile + Layout::offset(row, chunk), valid ? k_src + p.v_offset : p.pages,
+                       valid);
   }
 }
 
@@ -97,21 +100,19 @@ __device__ __forceinline__ void load_kv_tile_async(const AttendParams& p,
 // i + 1's copies into the other stage (its page lookups planned in row_offsets[(i + 1) % 2]),
 // wait for tile i's, and make every thread's copies visible to the block. The caller ends
 // the iteration with a barrier, so a stage is never refilled while a warp still reads it.
-template <typename T, int D, int TKV, int THREADS, typename Layout = RowSwizzle<D>>
+template <typename T, int D, int TKV, int THREADS>
 __device__ __forceinline__ void next_kv_tile_ready(const AttendParams& p, int32_t i,
                                                    int32_t num_tiles, const int64_t* row_offsets,
                                                    T* k_stages, T* v_stages) {
   if (i + 1 < num_tiles) {
     const int next = (i + 1) & 1;
-    load_kv_tile_async<T, D, TKV, THREADS, Layout>(p, row_offsets + next * TKV,
-                                                   k_stages + next * TKV * D,
-                                                   v_stages + next * TKV * D);
+    load_kv_tile_async<T, D, TKV, THREADS>(p, row_offsets + next * TKV, k_stages + next * TKV * D,
+                                           v_stages + next * TKV * D);
     ptx::cp_async_commit();
     ptx::cp_async_wait<1>();  // tile i (and what was committed with it) has landed
   } else {
     ptx::cp_async_wait<0>();
   }
-  if constexpr (Layout::kAsyncProxy) ptx::fence_proxy_async_shared();
   __syncthreads();
 }
 

@@ -63,15 +63,18 @@ inline void mma_m16n8k16(float& d0, float& d1, float& d2, float& d3, uint32_t a0
 // (the m16n8k16 A fragment of rows 16w .. 16w + 15 in warp w of the group); B is 16xN from
 // shared memory by descriptor (K-major, or N-major with trans_b). d holds the thread's N / 2
 // accumulators: d[4j + i] = D[16w + g + 8 (i / 2)][8j + 2t + i % 2]. Descriptors follow the
-// ISA's canonical layouts; only the 128-byte swizzle is emulated. The product is computed at
-// issue, each thread its own elements (the rows of A in registers come from its warp).
+// ISA's canonical layouts; only the 128-byte swizzle is emulated. Each thread computes its
+// own elements (the rows of A in registers come from its warp, as they were at issue), at
+// issue or, with SIMT_CP_ASYNC=wait, when the wait_group that retires its group runs.
 void wgmma(Element type, int n, float* const* d, const uint32_t* a_regs, uint64_t a_desc,
            uint64_t b_desc, bool scale_d, int trans_a, int trans_b);
-// wgmma.fence / commit_group / wait_group N, fence.proxy.async: ordering only; the
-// emulator's wgmma has completed at issue and its memory is sequentially consistent.
+// wgmma.commit_group / wait_group N: until at most N of this thread's committed groups are
+// in flight (groups retire in order).
+void wgmma_commit();
+void wgmma_wait(int pending);
+// wgmma.fence, fence.proxy.async: ordering only; the emulator's memory is sequentially
+// consistent.
 inline void wgmma_fence() {}
-inline void wgmma_commit() {}
-inline void wgmma_wait(int) {}
 inline void fence_proxy_async() {}
 
 }  // namespace simt::ptx

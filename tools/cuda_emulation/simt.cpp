@@ -237,6 +237,8 @@ void thread_exit() {
   Thread& t = *current_thread;
   if (!t.open_copies.empty() || !t.copy_groups.empty())
     fault("exits with cp.async copies it never waited for");
+  if (!t.open_wgmmas.empty() || !t.wgmma_groups.empty())
+    fault("exits with wgmma groups it never waited for");
   Warp& w = my_warp();
   if (w.barrier.arrived > 0)  // they named this lane in their mask: undefined on the GPU
     fault("exits while other lanes of its warp wait for it in a warp collective");
@@ -383,6 +385,8 @@ void start_block(Launch& l, uint3 bid, const Config& c) {
     t.done = false;
     t.open_copies.clear();
     t.copy_groups.clear();
+    t.open_wgmmas.clear();
+    t.wgmma_groups.clear();
     t.sp = new_context(i);
     make_runnable(i);
   }
@@ -420,7 +424,7 @@ void run_grid(const char* name, const void* kernel, const Config& c,
     std::abort();
   }
   if (!valid_config(name, c) || !valid_shared(name, kernel, c.shared_bytes)) return;
-  g_options.copies_land_at_wait = env_is("SIMT_CP_ASYNC", "wait");
+  g_options.async_completes_at_wait = env_is("SIMT_CP_ASYNC", "wait");
   g_options.reverse_order = env_is("SIMT_ORDER", "reverse");
   Launch l;
   l.name = name;
@@ -567,7 +571,7 @@ void cp_async(uint32_t dst, const void* src, int cp_size, int src_size, bool cg)
   if (source + cp_size > g_shared && source < g_shared + kSharedWindow)
     fault("cp.async source %p is in shared memory, not global", src);
   const Copy copy{shared_at(dst, cp_size, "cp.async destination"), source, cp_size, src_size};
-  if (!options().copies_land_at_wait) land(copy);
+  if (!options().async_completes_at_wait) land(copy);
   current_thread->open_copies.push_back(copy);
 }
 
@@ -581,7 +585,7 @@ void cp_async_wait_group(int pending) {
   Thread& t = *current_thread;
   const std::size_t keep = static_cast<std::size_t>(std::max(pending, 0));
   while (t.copy_groups.size() > keep) {
-    if (options().copies_land_at_wait)
+    if (options().async_completes_at_wait)
       for (const Copy& c : t.copy_groups.front()) land(c);
     t.copy_groups.erase(t.copy_groups.begin());
   }
@@ -665,6 +669,41 @@ float wgmma_operand(Element type, uint64_t desc, int mn, int k, bool mn_major) {
 
 }  // namespace
 
+namespace {
+
+// The calling thread's part of a wgmma: its two rows of A (g and g + 8 of its warp's 16) and
+// its 2 N / 8 columns of B, each read once, then their products.
+void compute_wgmma(const PendingWgmma& w) {
+  const Element type = w.bf16 ? Element::kBF16 : Element::kF16;
+  const int warp_in_group = current_thread->linear / 32 % 4;
+  const int g = simt::lane() / 4, t = simt::lane() % 4;
+  float a[2][16];
+  for (int half = 0; half < 2; ++half)
+    for (int k = 0; k < 16; ++k) {
+      const int row = g + 8 * half;
+      if (w.a_in_registers) {  // element (row, k) as the m16n8k16 A fragment
+        const uint32_t reg = w.a[4 * (row % 8) + (k % 8) / 2][half + (k >= 8 ? 2 : 0)];
+        a[half][k] = to_float(type, static_cast<uint16_t>(reg >> (16 * (k % 2))));
+      } else {
+        a[half][k] = wgmma_operand(type, w.a_desc, 16 * warp_in_group + row, k, w.trans_a);
+      }
+    }
+  std::vector<float> b(static_cast<std::size_t>(w.n / 4) * 16);  // [column pair j, c][k]
+  for (int j = 0; j < w.n / 8; ++j)
+    for (int c = 0; c < 2; ++c)
+      for (int k = 0; k < 16; ++k)
+        b[(2 * j + c) * 16 + k] = wgmma_operand(type, w.b_desc, 8 * j + 2 * t + c, k, w.trans_b);
+  for (int j = 0; j < w.n / 8; ++j)
+    for (int i = 0; i < 4; ++i) {
+      const float* col = &b[(2 * j + i % 2) * 16];
+      float sum = w.scale_d ? *w.d[4 * j + i] : 0.0f;
+      for (int k = 0; k < 16; ++k) sum += a[i / 2][k] * col[k];
+      *w.d[4 * j + i] = sum;
+    }
+}
+
+}  // namespace
+
 void wgmma(Element type, int n, float* const* d, const uint32_t* a_regs, uint64_t a_desc,
            uint64_t b_desc, bool scale_d, int trans_a, int trans_b) {
   if (n % 8 != 0 || n < 8 || n > 256) fault("wgmma: N = %d", n);
@@ -679,25 +718,29 @@ void wgmma(Element type, int n, float* const* d, const uint32_t* a_regs, uint64_
   for (int l = 0; l < 32; ++l)
     if (lanes[l][0] != a_desc || lanes[l][1] != b_desc || lanes[l][2] != words[2])
       fault("wgmma: lanes %d and %d give different descriptors or scale-d", simt::lane(), l);
-  const auto a_reg = [&](int lane, int reg) { return static_cast<uint32_t>(lanes[lane][3 + reg]); };
-  // A from registers: element (row, k) of the warp's 16 rows as the m16n8k16 A fragment.
-  const auto a_from_regs = [&](int row, int k) {
-    const uint32_t reg = a_reg(4 * (row % 8) + (k % 8) / 2, (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0));
-    return to_float(type, static_cast<uint16_t>(reg >> (16 * (k % 2))));
-  };
-  const int warp_in_group = current_thread->linear / 32 % 4;
-  const int g = simt::lane() / 4, t = simt::lane() % 4;
-  for (int j = 0; j < n / 8; ++j)
-    for (int i = 0; i < 4; ++i) {
-      const int row = g + 8 * (i / 2), col = 8 * j + 2 * t + i % 2;
-      float sum = scale_d ? *d[4 * j + i] : 0.0f;
-      for (int k = 0; k < 16; ++k) {
-        const float a = a_regs ? a_from_regs(row, k)
-                               : wgmma_operand(type, a_desc, 16 * warp_in_group + row, k, trans_a);
-        sum += a * wgmma_operand(type, b_desc, col, k, trans_b);
-      }
-      *d[4 * j + i] = sum;
-    }
+  PendingWgmma w{type == Element::kBF16, n, std::vector<float*>(d, d + n / 2), a_regs != nullptr,
+                 {}, a_desc, b_desc, scale_d, trans_a, trans_b};
+  for (int l = 0; l < 32; ++l)
+    for (int r = 0; r < 4; ++r) w.a[l][r] = static_cast<uint32_t>(lanes[l][3 + r]);
+  if (options().async_completes_at_wait)
+    current_thread->open_wgmmas.push_back(std::move(w));
+  else
+    compute_wgmma(w);
+}
+
+void wgmma_commit() {
+  Thread& t = *current_thread;
+  t.wgmma_groups.push_back(std::move(t.open_wgmmas));
+  t.open_wgmmas.clear();
+}
+
+void wgmma_wait(int pending) {
+  Thread& t = *current_thread;
+  const std::size_t keep = static_cast<std::size_t>(std::max(pending, 0));
+  while (t.wgmma_groups.size() > keep) {
+    for (const PendingWgmma& w : t.wgmma_groups.front()) compute_wgmma(w);
+    t.wgmma_groups.erase(t.wgmma_groups.begin());
+  }
 }
 
 }  // namespace simt::ptx

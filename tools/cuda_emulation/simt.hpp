@@ -37,9 +37,12 @@ namespace simt {
 // Read from the environment at every launch (the driver sets them between calls):
 // SIMT_CP_ASYNC=wait and SIMT_ORDER=reverse; anything else, or unset, gives the defaults.
 struct Options {
-  // cp.async copies land at the wait_group that retires them (shows data used before its
-  // wait), rather than at issue (shows a copy overwriting data still in use).
-  bool copies_land_at_wait = false;
+  // Asynchronous work completes at the wait_group that retires it rather than at issue:
+  // cp.async copies land then (shows data used before its wait) and wgmma groups compute
+  // then, reading shared memory and writing their accumulators (shows an operand overwritten,
+  // or a result read, while the wgmma is in flight). At issue shows a copy overwriting data
+  // still in use.
+  bool async_completes_at_wait = false;
   // Run a block's threads from the last to the first between two waits, so that a thread
   // reading what a higher-numbered thread writes without a barrier in between sees stale
   // data (in forward order it is the lower-numbered readers that do).
@@ -68,6 +71,19 @@ struct Copy {
   int src_bytes;  // read from src; the rest of `bytes` is zero-filled
 };
 
+// A wgmma issued and not yet retired (async_completes_at_wait): what the thread computes
+// when a wait_group retires it. The A registers of its warp were gathered at issue.
+struct PendingWgmma {
+  bool bf16;
+  int n;
+  std::vector<float*> d;
+  bool a_in_registers;
+  uint32_t a[32][4];
+  uint64_t a_desc, b_desc;
+  bool scale_d;
+  int trans_a, trans_b;
+};
+
 struct Thread {
   uint3 tid;
   int linear;
@@ -75,6 +91,8 @@ struct Thread {
   bool done = false;
   std::vector<Copy> open_copies;               // issued, not yet committed
   std::vector<std::vector<Copy>> copy_groups;  // committed, oldest first
+  std::vector<PendingWgmma> open_wgmmas;                 // issued, not yet committed
+  std::vector<std::vector<PendingWgmma>> wgmma_groups;  // committed, oldest first
 };
 
 enum class Collective : uint8_t { kShuffle = 1, kVote, kSyncwarp, kReduce, kLdmatrix, kMma, kMovmatrix, kWgmma };
