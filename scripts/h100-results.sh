@@ -18,11 +18,12 @@
 # with the working tree), so a stage cut by the deadline is finished by running it again.
 # H100_DEADLINE_S (default 540) is the time one device call may take: no command starts later
 # than 30 s before it, and one still running then is stopped (its finished rows are kept).
+# ATTNB_RESULTS_DIR (default results/h100) is the folder, for another GPU (results/h200).
 # After a decode kernel changes, its rows are deleted from the CSVs and measured again with
 # H100_PLUGINS=a,b (only those plugins) and H100_DECODE_ONLY=1 (no prefill rows, no peers).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-dir=results/h100
+dir=${ATTNB_RESULTS_DIR:-results/h100}
 stages_all=(headline tune decode prefill tunables window bf16 hd64)
 plugins=${H100_PLUGINS:-mha,gqa,mqa,int8_kv,fused}  # sliding_window without a window runs gqa's kernel: see `window`
 decode_only=${H100_DECODE_ONLY:-}

@@ -54,9 +54,10 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
       static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
   // Slot j (the j-th tile the block attends) lives in stage j % STAGES: its page lookups in
   // sRows, its K and V in sK, sV.
+  const int32_t* pages = sequence_pages(p, b);
   const auto plan = [&](int32_t j) {
     if (tiles.valid(j))
-      plan_kv_tile<T, D, TKV>(p, b, kvh, lo + tiles.tile(j) * TKV, lo, kv_len,
+      plan_kv_tile<T, D, TKV>(p, pages, kvh, lo + tiles.tile(j) * TKV, lo, kv_len,
                               sRows + (j % STAGES) * TKV);
   };
   const auto load = [&](int32_t j) {

@@ -66,8 +66,9 @@ __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(Atte
     return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
   };
   // Tile i's page lookups go to sRows[i % 2], two tiles ahead of its use (see the loop).
+  const int32_t* pages = sequence_pages(p, b);
   const auto plan = [&](int32_t i) {
-    plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, sRows + (i & 1) * TKV);
+    plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + i * TKV, begin, end, sRows + (i & 1) * TKV);
   };
   plan(0);
   plan(1);

@@ -19,6 +19,10 @@ struct WgmmaSwizzle {
 };
 
 constexpr int kGroupRows = 64;  // query rows of one warpgroup (wgmma's M)
+// Two blocks an SM where the kernel fits in 128 registers a thread without spilling (ptxas
+// -v: 32 keys a tile, or 64 at head dim 64): a block's softmax then overlaps the other
+// block's tensor-core work. Larger tiles keep one block and all their registers.
+constexpr int blocks_per_sm(int d, int tkv) { return tkv <= 32 || (d == 64 && tkv <= 64) ? 2 : 1; }
 constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (step i - 2) to its V copy
 
 // One block per (query head, tile of TQ query rows of one sequence), TQ / 64 warpgroups,
@@ -32,7 +36,7 @@ constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (ste
 // its wgmmas (they are issued by all of its 128 threads or none); per-element masks as in
 // softmax_weights.
 template <typename T, int D, int TQ, int TKV>
-__global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_kernel(AttendParams p) {
+__global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) flash_prefill_wgmma_kernel(AttendParams p) {
   constexpr int kGroups = TQ / kGroupRows, kThreads = kGroups * 128, kChunks = D / 8;
   static_assert(D % 64 == 0 && TKV % 16 == 0, "whole 128-byte blocks and k16 steps");
   using QLayout = WgmmaSwizzle<TQ>;
@@ -72,8 +76,9 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_
     return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
   };
   const auto plan_of = [&](int32_t i) { return sRows + (i % kPlans) * TKV; };
+  const int32_t* pages = sequence_pages(p, b);
   const auto plan = [&](int32_t i) {
-    if (i < num_tiles) plan_kv_tile<T, D, TKV>(p, b, kvh, begin + i * TKV, begin, end, plan_of(i));
+    if (i < num_tiles) plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + i * TKV, begin, end, plan_of(i));
   };
   // K of tile i into its stage, or V: the other operand's stage pointer goes unused.
   const auto load_k = [&](int32_t i) {
@@ -189,7 +194,6 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_
     load_k(i + 2);
     load_v(i + 1);
     ptx::cp_async_commit();
-    plan(i + 3);  // into tile i's plan, whose last copy (V) was issued a step ago
     if (sees(i + 1)) {
       ptx::wgmma_fence();
       issue_scores(i + 1);
@@ -209,6 +213,9 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, 1) flash_prefill_wgmma_
               1);
       ptx::wgmma_commit();
     }
+    // Tile i + 3's page lookups into tile i's plan, whose last copy (V) was issued a step
+    // ago: after the wgmmas, so that their global loads wait while the tensor cores work.
+    plan(i + 3);
     values_pending = active;
   }
   ptx::wgmma_wait<0>();

@@ -50,19 +50,25 @@ __device__ __forceinline__ int32_t sequence_length(const AttendParams& p, int32_
       plain_kv::sequence_length(p.page_indptr, p.last_page_len, p.page_size, b));
 }
 
+// The pages of sequence b, in order: what plan_kv_tile looks keys up in. Read once per
+// block, so that a tile's lookups wait for one global load, not two in a row.
+__device__ __forceinline__ const int32_t* sequence_pages(const AttendParams& p, int32_t b) {
+  return p.page_indices + p.page_indptr[b];
+}
+
 // The page lookups of one K/V tile, done once per tile rather than once per copy: the byte
-// offset from p.pages of the K row of each key in [key0, key0 + KEYS) of KV head kvh of
-// sequence b, or -1 for a key outside [valid_begin, valid_end).
+// offset from p.pages of the K row of each key in [key0, key0 + KEYS) of KV head kvh of the
+// sequence whose pages are `pages` (sequence_pages), or -1 for a key outside
+// [valid_begin, valid_end).
 template <typename T, int D, int KEYS>
-__device__ __forceinline__ void plan_kv_tile(const AttendParams& p, int32_t b, int32_t kvh,
+__device__ __forceinline__ void plan_kv_tile(const AttendParams& p, const int32_t* pages, int32_t kvh,
                                              int32_t key0, int32_t valid_begin, int32_t valid_end,
                                              int64_t* row_offsets) {
   for (int r = threadIdx.x; r < KEYS; r += blockDim.x) {
     const int32_t key = key0 + r;
     int64_t offset = -1;
     if (key >= valid_begin && key < valid_end) {
-      const int32_t page = p.page_indices[p.page_indptr[b] + key / p.page_size],
-                    slot = key % p.page_size;
+      const int32_t page = pages[key / p.page_size], slot = key % p.page_size;
       offset =
           static_cast<int64_t>(page) * static_cast<int64_t>(p.page_bytes) +
           (static_cast<int64_t>(kvh) * p.page_size + slot) * D * static_cast<int64_t>(sizeof(T));
