@@ -26,15 +26,11 @@ constexpr int blocks_per_sm(int d, int tkv) { return tkv <= 32 || (d == 64 && tk
 constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (step i - 2) to its V copy
 
 // One block per (query head, tile of TQ query rows of one sequence), TQ / 64 warpgroups,
-// tiles outside the mask never loaded. The loop is software-pipelined so that a
-// warpgroup's softmax overlaps its own tensor-core work: step i issues S(i+1) = Q K(i+1)^T
-// and then O += P(i) V(i), and step i + 1 waits for S(i+1) alone (wgmma groups complete in
-// order), computes its weights while P(i) V(i) still runs, and only then waits for it and
-// rescales O. K and V have two stages each, loaded a step apart (K(i+2) and V(i+1) are
-// copied during step i), so each copy has a whole step to land and no stage is refilled
-// while a wgmma reads it: one barrier a step. A warpgroup whose rows see none of a tile skips
-// its wgmmas (they are issued by all of its 128 threads or none); per-element masks as in
-// softmax_weights.
+// tiles outside the mask never loaded. Step i waits for S(i) and P(i-1) V(i-1), runs the
+// online softmax of S(i), then issues S(i+1) = Q K(i+1)^T and O += P(i) V(i) back to back.
+// K and V have two stages each, loaded a step apart (K(i+2) and V(i+1) are copied during
+// step i, once S(i) and P(i-1) V(i-1) no longer read their stages), so each copy has a whole
+// step to land: one barrier a step.
 template <typename T, int D, int TQ, int TKV>
 __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) flash_prefill_wgmma_kernel(AttendParams p) {
   constexpr int kGroups = TQ / kGroupRows, kThreads = kGroups * 128, kChunks = D / 8;
@@ -105,15 +101,8 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
     bounds.lo[0][half] = lo_of(pos);
     bounds.hi[0][half] = hi_of(pos);
   }
-  // Keys every row of the warp sees (no per-element mask), and keys some row of the
-  // warpgroup sees (the wgmmas run).
+  // Keys every row of the warp sees: tiles inside them skip the per-element mask.
   const int32_t all_lo = lo_of(pos_of_row(warp_row0 + 15)), all_hi = hi_of(pos_of_row(warp_row0));
-  const int32_t any_lo = lo_of(pos_of_row(group_row0));
-  const int32_t any_hi = hi_of(pos_of_row(group_row0 + kGroupRows - 1));
-  const auto key0_of = [&](int32_t i) { return begin + i * TKV; };
-  const auto sees = [&](int32_t i) {
-    return group_active && i < num_tiles && key0_of(i) < any_hi && key0_of(i) + TKV > any_lo;
-  };
 
   // Descriptors: Q rows of this warpgroup; stage 0 of K and V (stage 1 is TKV * D further).
   // K-major A and B step 16 of D by 32 bytes inside a 128-byte block, then a block of rows;
@@ -126,32 +115,13 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   };
   float s[1][TKV / 8][4];  // S of the tile whose scores are in flight, then its P
   auto& s_flat = reinterpret_cast<float(&)[TKV / 2]>(s);
-  const auto issue_scores = [&](int32_t i) {  // S(i) = Q K(i)^T, one wgmma group
+  const auto issue_scores = [&](int32_t i) {  // S(i) = Q K(i)^T
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk)
       ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk),
                             k_major(k_base + (i & 1) * kStageBytes, TKV, kk), kk > 0);
-    ptx::wgmma_commit();
   };
-
-  // Prologue: Q and K(0) landed, S(0) issued, K(1) and V(0) on their way.
-  plan(0);
-  plan(1);
-  plan(2);
-  __syncthreads();
-  load_rows_async<T, D, TQ, kThreads, QLayout>(sQ, q, q_row);
-  load_k(0);
-  ptx::cp_async_commit();
-  copies_landed();
-  if (sees(0)) {
-    ptx::wgmma_fence();
-    issue_scores(0);
-  }
-  load_k(1);
-  load_v(0);
-  ptx::cp_async_commit();
-
-  WarpState<D, 1> st;
+  WarpState<D, 1> st;  // initialized before any wgmma is in flight
   st.init();
   auto& o_acc = reinterpret_cast<float(&)[D / 64][32]>(st.o);
   const auto fence_output = [&] {
@@ -160,33 +130,49 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
 #pragma unroll
       for (int e = 0; e < 32; ++e) ptx::fence_operand(o_acc[db][e]);
   };
+
+  // The wgmmas run unconditionally, in every warpgroup and every step, and each step waits
+  // for all of them before touching S: ptxas serializes every wgmma of a kernel where a wgmma
+  // sits in a branch (C7520), where some path might read an accumulator still in flight
+  // (C7514), and, it turned out, where S is read after a wait_group 1 that leaves P V in
+  // flight, so the softmax does not overlap its own warpgroup's P V (other blocks' and
+  // warpgroups' work does). A tile none of a warpgroup's rows sees is masked to -inf
+  // throughout, a no-op for the softmax state (P = 0, max and sum unchanged); the rows of an
+  // idle trailing warpgroup are never stored; the last step's S(i + 1) reads a stale stage and
+  // is discarded.
+  // Prologue: Q and K(0) landed, S(0) done (entering the loop with it in flight, ptxas
+  // serializes too), K(1) and V(0) on their way.
+  plan(0);
+  plan(1);
+  plan(2);
+  __syncthreads();
+  load_rows_async<T, D, TQ, kThreads, QLayout>(sQ, q, q_row);
+  load_k(0);
+  ptx::cp_async_commit();
+  copies_landed();
+  ptx::wgmma_fence();
+  issue_scores(0);
+  ptx::wgmma_commit();
+  load_k(1);
+  load_v(0);
+  ptx::cp_async_commit();
+  ptx::wgmma_wait<0>();
+
   uint32_t a[TKV / 16][4];  // P(i) rounded to T: the A operand of P V, read until it completes
-  bool values_pending = false;  // P(i - 1) V(i - 1) in flight
   for (int32_t i = 0; i < num_tiles; ++i) {
-    const bool active = sees(i);
-    RowRescale<1> rescale;
-    if (active) {
-      if (values_pending) ptx::wgmma_wait<1>();  // S(i), issued before P(i-1) V(i-1), is done
-      else ptx::wgmma_wait<0>();
+    ptx::wgmma_wait<0>();  // S(i) and P(i-1) V(i-1) are done: S, O and a are free
 #pragma unroll
-      for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
-      const int32_t key0 = key0_of(i);
-      const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
-      rescale = softmax_weights<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
-    }
-    if (values_pending) {
-      ptx::wgmma_wait<0>();
-      fence_output();
-    }
-    if (active) {
-      rescale_output(rescale, st);
+    for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
+    fence_output();
+    const int32_t key0 = begin + i * TKV;
+    const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
+    online_softmax_step<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
 #pragma unroll
-      for (int kk = 0; kk < TKV / 16; ++kk) {
-        a[kk][0] = ptx::pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
-        a[kk][1] = ptx::pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
-        a[kk][2] = ptx::pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
-        a[kk][3] = ptx::pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
-      }
+    for (int kk = 0; kk < TKV / 16; ++kk) {
+      a[kk][0] = ptx::pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
+      a[kk][1] = ptx::pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
+      a[kk][2] = ptx::pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+      a[kk][3] = ptx::pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
     }
     // K(i + 1) and V(i) have landed; S(i)'s K stage and P(i-1) V(i-1)'s V stage are free in
     // every warpgroup.
@@ -194,29 +180,24 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
     load_k(i + 2);
     load_v(i + 1);
     ptx::cp_async_commit();
-    if (sees(i + 1)) {
-      ptx::wgmma_fence();
-      issue_scores(i + 1);
-    }
-    if (active) {
-      fence_output();
-      ptx::wgmma_fence();
-      // O += P V: one k16 slice of keys and 64 columns of D a wgmma, V read N-major.
+    fence_output();
+    ptx::wgmma_fence();
+    issue_scores(i + 1);
+    ptx::wgmma_commit();  // its own group: in one group with P V, ptxas serializes (C7515)
+    // O += P V: one k16 slice of keys and 64 columns of D a wgmma, V read N-major.
 #pragma unroll
-      for (int kk = 0; kk < TKV / 16; ++kk)
+    for (int kk = 0; kk < TKV / 16; ++kk)
 #pragma unroll
-        for (int db = 0; db < D / 64; ++db)
-          ptx::wgmma_rs<T, 64>(
-              o_acc[db], a[kk],
-              ptx::make_descriptor(v_base + (i & 1) * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
-                                   TKV * 128, kAtomBytes),
-              1);
-      ptx::wgmma_commit();
-    }
+      for (int db = 0; db < D / 64; ++db)
+        ptx::wgmma_rs<T, 64>(
+            o_acc[db], a[kk],
+            ptx::make_descriptor(v_base + (i & 1) * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
+                                 TKV * 128, kAtomBytes),
+            1);
+    ptx::wgmma_commit();
     // Tile i + 3's page lookups into tile i's plan, whose last copy (V) was issued a step
     // ago: after the wgmmas, so that their global loads wait while the tensor cores work.
     plan(i + 3);
-    values_pending = active;
   }
   ptx::wgmma_wait<0>();
   fence_output();
