@@ -95,17 +95,25 @@ struct RowBounds {
   int32_t hi[MT][2];
 };
 
-// The online-softmax step of one tile of scores, on the C fragments of MT m16 tiles x KEYS / 8
-// n8 tiles (element c of n8 tile n is row g + 8 (c / 2) of m16 tile mt, key key0 + 8 n + 2 t
-// + c % 2): scores to log2 units, -inf outside each row's bounds when `masked` (tiles inside
-// every row's bounds skip the check), the running max raised to the tile's, the accumulator
-// and sum rescaled by exp2(old max - new max), and s overwritten with P = exp2(S - max), not
-// yet rounded. Shared by the mma.sync step below and the wgmma prefill, whose accumulators
-// have the same layout.
+// What a tile's softmax step leaves for the accumulator: the factor exp2(old max - new max)
+// of each of the thread's rows, and whether any row's max moved.
+template <int MT>
+struct RowRescale {
+  float factor[MT][2];
+  bool max_moved;
+};
+
+// The softmax half of the online-softmax step of one tile of scores, on the C fragments of MT
+// m16 tiles x KEYS / 8 n8 tiles (element c of n8 tile n is row g + 8 (c / 2) of m16 tile mt,
+// key key0 + 8 n + 2 t + c % 2): scores to log2 units, -inf outside each row's bounds when
+// `masked` (tiles inside every row's bounds skip the check), the running max raised to the
+// tile's, the sum rescaled, and s overwritten with P = exp2(S - max), not yet rounded. It
+// leaves the accumulator alone (rescale_output does that), so the wgmma prefill can run it
+// while the previous tile's P V is still in flight.
 template <int D, int MT, int KEYS>
-__device__ __forceinline__ void online_softmax_step(float (&s)[MT][KEYS / 8][4], int32_t key0,
-                                                    bool masked, const RowBounds<MT>& bounds,
-                                                    float scale_log2, WarpState<D, MT>& st) {
+__device__ __forceinline__ RowRescale<MT> softmax_weights(float (&s)[MT][KEYS / 8][4], int32_t key0,
+                                                          bool masked, const RowBounds<MT>& bounds,
+                                                          float scale_log2, WarpState<D, MT>& st) {
   const int t = threadIdx.x & 3;
   // exp2 is the native instruction.
 #pragma unroll
@@ -123,8 +131,8 @@ __device__ __forceinline__ void online_softmax_step(float (&s)[MT][KEYS / 8][4],
 
   // Online softmax, per row: the quad's 4 threads hold the row's columns, so the max is
   // reduced over the quad with two shuffles; the sum stays per thread until the end.
-  float correction[MT][2];
-  bool max_moved = false;
+  RowRescale<MT> rescale;
+  rescale.max_moved = false;
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -139,8 +147,8 @@ __device__ __forceinline__ void online_softmax_step(float (&s)[MT][KEYS / 8][4],
       // A row that has seen only masked keys so far keeps max -inf: subtract 0 instead, so
       // its weights are exp2(-inf) = 0 rather than exp2(-inf + inf) = NaN.
       const float base = new_max == kNegInf ? 0.0f : new_max;
-      correction[mt][half] = exp2f(st.max[mt][half] - base);  // 0 while the old max is -inf
-      max_moved |= correction[mt][half] != 1.0f;
+      rescale.factor[mt][half] = exp2f(st.max[mt][half] - base);  // 0 while the old max is -inf
+      rescale.max_moved |= rescale.factor[mt][half] != 1.0f;
       st.max[mt][half] = new_max;
       float tile_sum = 0.0f;
 #pragma unroll
@@ -150,18 +158,33 @@ __device__ __forceinline__ void online_softmax_step(float (&s)[MT][KEYS / 8][4],
           s[mt][n][c] = exp2f(s[mt][n][c] - base);
           tile_sum += s[mt][n][c];
         }
-      st.sum[mt][half] = st.sum[mt][half] * correction[mt][half] + tile_sum;
+      st.sum[mt][half] = st.sum[mt][half] * rescale.factor[mt][half] + tile_sum;
     }
-  // Rescale the accumulator only if some row's max moved: after the first tiles of a long
-  // row it rarely does, and the multiply costs as many instructions as the tile's MMAs.
-  if (__any_sync(0xffffffffu, max_moved)) {
+  return rescale;
+}
+
+// The accumulator half: O *= exp2(old max - new max), row by row, only if some row of the
+// warp moved its max: after the first tiles of a long row it rarely does, and the multiply
+// costs as many instructions as the tile's MMAs.
+template <int D, int MT>
+__device__ __forceinline__ void rescale_output(const RowRescale<MT>& rescale, WarpState<D, MT>& st) {
+  if (__any_sync(0xffffffffu, rescale.max_moved)) {
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
       for (int j = 0; j < D / 8; ++j)
 #pragma unroll
-        for (int c = 0; c < 4; ++c) st.o[mt][j][c] *= correction[mt][c >> 1];
+        for (int c = 0; c < 4; ++c) st.o[mt][j][c] *= rescale.factor[mt][c >> 1];
   }
+}
+
+// The whole online-softmax step: the weights, then the accumulator rescaled. Shared by the
+// mma.sync step below and the wgmma prefill, whose accumulators have the same layout.
+template <int D, int MT, int KEYS>
+__device__ __forceinline__ void online_softmax_step(float (&s)[MT][KEYS / 8][4], int32_t key0,
+                                                    bool masked, const RowBounds<MT>& bounds,
+                                                    float scale_log2, WarpState<D, MT>& st) {
+  rescale_output(softmax_weights<D, MT, KEYS>(s, key0, masked, bounds, scale_log2, st), st);
 }
 
 // The warp's rows (sQ rows q_row0 .. q_row0 + 16 MT - 1) attend to KEYS keys of the tile,

@@ -26,11 +26,13 @@ constexpr int blocks_per_sm(int d, int tkv) { return tkv <= 32 || (d == 64 && tk
 constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (step i - 2) to its V copy
 
 // One block per (query head, tile of TQ query rows of one sequence), TQ / 64 warpgroups,
-// tiles outside the mask never loaded. Step i waits for S(i) and P(i-1) V(i-1), runs the
-// online softmax of S(i), then issues S(i+1) = Q K(i+1)^T and O += P(i) V(i) back to back.
-// K and V have two stages each, loaded a step apart (K(i+2) and V(i+1) are copied during
-// step i, once S(i) and P(i-1) V(i-1) no longer read their stages), so each copy has a whole
-// step to land: one barrier a step.
+// tiles outside the mask never loaded. Step i starts with P(i) in registers and O rescaled
+// for tile i, issues S(i+1) = Q K(i+1)^T and then O += P(i) V(i), waits for S(i+1) alone
+// (wgmma groups retire in order) and computes its softmax weights while P(i) V(i) still runs
+// on the tensor cores, then waits for that, rescales O and packs P(i+1). K and V have two
+// stages each, loaded a step apart (K(i+2) and V(i+1) are copied during step i, once S(i)
+// and P(i-1) V(i-1) no longer read their stages), so each copy has a whole step to land:
+// one barrier a step.
 template <typename T, int D, int TQ, int TKV>
 __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) flash_prefill_wgmma_kernel(AttendParams p) {
   constexpr int kGroups = TQ / kGroupRows, kThreads = kGroups * 128, kChunks = D / 8;
@@ -131,17 +133,15 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
       for (int e = 0; e < 32; ++e) ptx::fence_operand(o_acc[db][e]);
   };
 
-  // The wgmmas run unconditionally, in every warpgroup and every step, and each step waits
-  // for all of them before touching S: ptxas serializes every wgmma of a kernel where a wgmma
-  // sits in a branch (C7520), where some path might read an accumulator still in flight
-  // (C7514), and, it turned out, where S is read after a wait_group 1 that leaves P V in
-  // flight, so the softmax does not overlap its own warpgroup's P V (other blocks' and
-  // warpgroups' work does). A tile none of a warpgroup's rows sees is masked to -inf
-  // throughout, a no-op for the softmax state (P = 0, max and sum unchanged); the rows of an
-  // idle trailing warpgroup are never stored; the last step's S(i + 1) reads a stale stage and
-  // is discarded.
-  // Prologue: Q and K(0) landed, S(0) done (entering the loop with it in flight, ptxas
-  // serializes too), K(1) and V(0) on their way.
+  // The wgmmas run unconditionally, in every warpgroup and every step, and every step ends
+  // with nothing in flight: ptxas serializes every wgmma of the kernel (a wait after each;
+  // `ptxas -v` says C7514, C7515 or C7520) where a wgmma sits in a branch, where some path
+  // might touch an accumulator in flight, or where the loop is entered, or S read after a
+  // wait_group 1, with groups committed in an earlier iteration still in flight. A tile none
+  // of a warpgroup's rows sees is masked to -inf throughout, a no-op for the softmax state
+  // (P = 0, max and sum unchanged); the rows of an idle trailing warpgroup are never stored;
+  // the last step's S(i + 1) reads a stale stage and is masked away, keys past the end.
+  // Prologue: Q and K(0) landed, S(0) done and its weights packed, K(1) and V(0) on their way.
   plan(0);
   plan(1);
   plan(2);
@@ -158,15 +158,13 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   ptx::cp_async_commit();
   ptx::wgmma_wait<0>();
 
-  uint32_t a[TKV / 16][4];  // P(i) rounded to T: the A operand of P V, read until it completes
-  for (int32_t i = 0; i < num_tiles; ++i) {
-    ptx::wgmma_wait<0>();  // S(i) and P(i-1) V(i-1) are done: S, O and a are free
-#pragma unroll
-    for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
-    fence_output();
+  uint32_t a[TKV / 16][4];  // P rounded to T: the A operand of P V
+  const auto weights = [&](int32_t i) {  // the softmax of S(i): a tile past the end is all masked
     const int32_t key0 = begin + i * TKV;
     const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
-    online_softmax_step<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
+    return softmax_weights<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
+  };
+  const auto pack = [&] {
 #pragma unroll
     for (int kk = 0; kk < TKV / 16; ++kk) {
       a[kk][0] = ptx::pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
@@ -174,6 +172,12 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
       a[kk][2] = ptx::pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
       a[kk][3] = ptx::pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
     }
+  };
+#pragma unroll
+  for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
+  rescale_output(weights(0), st);
+  pack();
+  for (int32_t i = 0; i < num_tiles; ++i) {
     // K(i + 1) and V(i) have landed; S(i)'s K stage and P(i-1) V(i-1)'s V stage are free in
     // every warpgroup.
     copies_landed();
@@ -183,8 +187,7 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
     fence_output();
     ptx::wgmma_fence();
     issue_scores(i + 1);
-    ptx::wgmma_commit();  // its own group: in one group with P V, ptxas serializes (C7515)
-    // O += P V: one k16 slice of keys and 64 columns of D a wgmma, V read N-major.
+    ptx::wgmma_commit();
 #pragma unroll
     for (int kk = 0; kk < TKV / 16; ++kk)
 #pragma unroll
@@ -196,8 +199,16 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
             1);
     ptx::wgmma_commit();
     // Tile i + 3's page lookups into tile i's plan, whose last copy (V) was issued a step
-    // ago: after the wgmmas, so that their global loads wait while the tensor cores work.
+    // ago: while the tensor cores work.
     plan(i + 3);
+    ptx::wgmma_wait<1>();  // S(i + 1) is done; P(i) V(i) runs on
+#pragma unroll
+    for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
+    const auto rescale = weights(i + 1);
+    ptx::wgmma_wait<0>();  // P(i) V(i) is done: O and a are free
+    fence_output();
+    rescale_output(rescale, st);
+    pack();
   }
   ptx::wgmma_wait<0>();
   fence_output();
