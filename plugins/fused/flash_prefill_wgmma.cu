@@ -78,21 +78,6 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   const auto plan = [&](int32_t i) {
     if (i < num_tiles) plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + i * TKV, begin, end, plan_of(i));
   };
-  // In the loop a plan is split in two: its page lookup (a global load) fetched a step before
-  // the row offset is stored, so that no thread waits for the load (threads 0 .. TKV - 1
-  // each plan one key).
-  static_assert(TKV <= kThreads, "a thread plans at most one key of a tile");
-  const int32_t plan_key = static_cast<int32_t>(threadIdx.x);
-  int32_t fetched_page = -1;
-  const auto fetch_plan = [&](int32_t i) {
-    fetched_page = plan_key < TKV && i < num_tiles
-                       ? key_page(p, pages, begin + i * TKV + plan_key, begin, end)
-                       : -1;
-  };
-  const auto store_plan = [&](int32_t i) {
-    if (plan_key < TKV && i < num_tiles)
-      plan_of(i)[plan_key] = key_row_offset<T, D>(p, fetched_page, kvh, begin + i * TKV + plan_key);
-  };
   // K of tile i into its stage, or V: the other operand's stage pointer goes unused.
   const auto load_k = [&](int32_t i) {
     if (i < num_tiles)
@@ -160,7 +145,6 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   plan(0);
   plan(1);
   plan(2);
-  fetch_plan(3);
   __syncthreads();
   load_rows_async<T, D, TQ, kThreads, QLayout>(sQ, q, q_row);
   load_k(0);
@@ -214,10 +198,9 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
                                  TKV * 128, kAtomBytes),
             1);
     ptx::wgmma_commit();
-    // Tile i + 3's plan into tile i's, whose last copy (V) was issued a step ago, from the
-    // page fetched a step ago; then tile i + 4's page.
-    store_plan(i + 3);
-    fetch_plan(i + 4);
+    // Tile i + 3's page lookups into tile i's plan, whose last copy (V) was issued a step
+    // ago: while the tensor cores work.
+    plan(i + 3);
     ptx::wgmma_wait<1>();  // S(i + 1) is done; P(i) V(i) runs on
 #pragma unroll
     for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);

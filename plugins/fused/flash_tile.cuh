@@ -56,33 +56,25 @@ __device__ __forceinline__ const int32_t* sequence_pages(const AttendParams& p, 
   return p.page_indices + p.page_indptr[b];
 }
 
-// The page holding `key` of the sequence whose pages are `pages` (sequence_pages), or -1 for
-// a key outside [valid_begin, valid_end): a plan's one global load.
-__device__ __forceinline__ int32_t key_page(const AttendParams& p, const int32_t* pages, int32_t key,
-                                            int32_t valid_begin, int32_t valid_end) {
-  return key >= valid_begin && key < valid_end ? pages[key / p.page_size] : -1;
-}
-
-// The byte offset from p.pages of the K row of `key` of KV head kvh in `page` (-1: none).
-template <typename T, int D>
-__device__ __forceinline__ int64_t key_row_offset(const AttendParams& p, int32_t page, int32_t kvh,
-                                                  int32_t key) {
-  if (page < 0) return -1;
-  return static_cast<int64_t>(page) * static_cast<int64_t>(p.page_bytes) +
-         (static_cast<int64_t>(kvh) * p.page_size + key % p.page_size) * D *
-             static_cast<int64_t>(sizeof(T));
-}
-
 // The page lookups of one K/V tile, done once per tile rather than once per copy: the byte
-// offset from p.pages of the K row of each key in [key0, key0 + KEYS) of KV head kvh, or -1
-// for a key outside [valid_begin, valid_end).
+// offset from p.pages of the K row of each key in [key0, key0 + KEYS) of KV head kvh of the
+// sequence whose pages are `pages` (sequence_pages), or -1 for a key outside
+// [valid_begin, valid_end).
 template <typename T, int D, int KEYS>
 __device__ __forceinline__ void plan_kv_tile(const AttendParams& p, const int32_t* pages, int32_t kvh,
                                              int32_t key0, int32_t valid_begin, int32_t valid_end,
                                              int64_t* row_offsets) {
-  for (int r = threadIdx.x; r < KEYS; r += blockDim.x)
-    row_offsets[r] = key_row_offset<T, D>(p, key_page(p, pages, key0 + r, valid_begin, valid_end),
-                                          kvh, key0 + r);
+  for (int r = threadIdx.x; r < KEYS; r += blockDim.x) {
+    const int32_t key = key0 + r;
+    int64_t offset = -1;
+    if (key >= valid_begin && key < valid_end) {
+      const int32_t page = pages[key / p.page_size], slot = key % p.page_size;
+      offset =
+          static_cast<int64_t>(page) * static_cast<int64_t>(p.page_bytes) +
+          (static_cast<int64_t>(kvh) * p.page_size + slot) * D * static_cast<int64_t>(sizeof(T));
+    }
+    row_offsets[r] = offset;
+  }
 }
 
 // Starts copying a planned K/V tile from its pages into shared memory with cp.async, 16
