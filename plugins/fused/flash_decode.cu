@@ -173,7 +173,7 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
   plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
-      with_constant<32, 64, 128>(t.tile_kv, "tile_kv", [&](auto tkv) {
+      with_constant<32, 64, 128>(tile_kv_of(t, kTileKv), "tile_kv", [&](auto tkv) {
         with_constant<2, 3>(t.decode_stages, "decode_stages", [&](auto stages) {
           launch_decode<T, decltype(d)::value, decltype(tkv)::value, decltype(stages)::value>(
               params, t, longest, p.max_batch, p.num_kv_heads, sm_count, stream);

@@ -176,7 +176,7 @@ void cuda_prefill(const AttnbProblem& p, const Tunables& t, const AttnbAttendArg
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
       with_constant<64, 128>(t.tile_q, "tile_q", [&](auto tq) {
-        with_constant<32, 64, 128>(t.tile_kv, "tile_kv", [&](auto tkv) {
+        with_constant<32, 64, 128>(tile_kv_of(t, kTileKv), "tile_kv", [&](auto tkv) {
           with_constant<1, 2>(t.warp_rows / 16, "warp_rows / 16", [&](auto mt) {
             launch_prefill<T, decltype(d)::value, decltype(tq)::value, decltype(tkv)::value,
                            decltype(mt)::value>(params, static_cast<int32_t>(tiles), stream);

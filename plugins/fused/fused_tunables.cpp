@@ -6,7 +6,7 @@ namespace attnbench::fused {
 
 const AttnbTunable* tunable_table(std::size_t* count) {
   static const int64_t tile_q[] = {64, 128};
-  static const int64_t tile_kv[] = {32, 64, 128};
+  static const int64_t tile_kv[] = {0, 32, 64, 128};
   static const int64_t warp_rows[] = {16, 32};
   static const int64_t num_splits[] = {0, 1, 2, 4, 8, 16, 32};
   static const int64_t decode_stages[] = {2, 3};
@@ -15,8 +15,10 @@ const AttnbTunable* tunable_table(std::size_t* count) {
   static const AttnbTunable table[] = {
       {sizeof(AttnbTunable), "tile_q", "query rows per tile (one CUDA block)", tile_q, 2,
        defaults.tile_q},
-      {sizeof(AttnbTunable), "tile_kv", "keys per tile (one shared-memory stage)", tile_kv, 3,
-       defaults.tile_kv},
+      {sizeof(AttnbTunable), "tile_kv",
+       "keys per tile (one shared-memory stage); 0 = each kernel's own: 32 in the wgmma prefill, "
+       "64 elsewhere",
+       tile_kv, 4, defaults.tile_kv},
       {sizeof(AttnbTunable), "warp_rows",
        "query rows per warp in CUDA prefill (m16 MMA tiles x 16)", warp_rows, 2,
        defaults.warp_rows},

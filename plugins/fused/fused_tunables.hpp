@@ -17,13 +17,22 @@ constexpr int32_t kMaxSplits = 64;
 
 struct Tunables {
   int32_t tile_q = 128;    // query rows per tile (one CUDA thread block)
-  int32_t tile_kv = 64;    // keys per tile (one shared-memory stage)
+  int32_t tile_kv = 0;     // keys per tile (one shared-memory stage); 0: each kernel's own (tile_kv_of)
   int32_t warp_rows = 32;  // query rows per warp on CUDA: 16 or 32 (two m16 MMA tiles)
   int32_t num_splits = 0;  // decode: KV splits per sequence; 0 picks from the SM count
   int32_t decode_stages = 3;  // CUDA decode: shared-memory stages of K/V tiles (tiles in flight + 1)
   int32_t claim_tiles = 1;    // CUDA decode: split blocks claim tiles as they go (TileQueue)
   int32_t wgmma = 1;          // CUDA prefill on Hopper's wgmma where it runs (else mma.sync)
 };
+
+// The keys per tile a kernel uses: tile_kv, or with 0 (the default) the kernel's best as
+// measured (results/h100, results/h200): 32 in the wgmma prefill, 64 in the mma.sync
+// prefill, in the decode (both measured best there) and on the CPU.
+constexpr int32_t kWgmmaTileKv = 32;
+constexpr int32_t kTileKv = 64;
+inline int32_t tile_kv_of(const Tunables& t, int32_t kernel_default) {
+  return t.tile_kv != 0 ? t.tile_kv : kernel_default;
+}
 
 // The descriptor's table of tunables (names, allowed values, the defaults above).
 const AttnbTunable* tunable_table(std::size_t* count);
