@@ -274,7 +274,7 @@ void cuda_prefill_wgmma(const AttnbProblem& p, const Tunables& t, const AttnbAtt
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
       with_constant<64, 128>(t.tile_q, "tile_q", [&](auto tq) {
-        with_constant<32, 64, 128>(tile_kv_of(t, kWgmmaTileKv), "tile_kv", [&](auto tkv) {
+        with_constant<32, 64, 128>(tile_kv_of(t, wgmma_tile_kv(p.head_dim)), "tile_kv", [&](auto tkv) {
           launch_prefill_wgmma<T, decltype(d)::value, decltype(tq)::value, decltype(tkv)::value>(
               params, tiles, stream);
         });

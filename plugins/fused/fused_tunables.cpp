@@ -16,8 +16,8 @@ const AttnbTunable* tunable_table(std::size_t* count) {
       {sizeof(AttnbTunable), "tile_q", "query rows per tile (one CUDA block)", tile_q, 2,
        defaults.tile_q},
       {sizeof(AttnbTunable), "tile_kv",
-       "keys per tile (one shared-memory stage); 0 = each kernel's own: 32 in the wgmma prefill, "
-       "64 elsewhere",
+       "keys per tile (one shared-memory stage); 0 = each kernel's own: in the wgmma prefill 32 "
+       "(64 at head dim 64), 64 elsewhere",
        tile_kv, 4, defaults.tile_kv},
       {sizeof(AttnbTunable), "warp_rows",
        "query rows per warp in CUDA prefill (m16 MMA tiles x 16)", warp_rows, 2,

@@ -26,9 +26,10 @@ struct Tunables {
 };
 
 // The keys per tile a kernel uses: tile_kv, or with 0 (the default) the kernel's best as
-// measured (results/h100, results/h200): 32 in the wgmma prefill, 64 in the mma.sync
-// prefill, in the decode (both measured best there) and on the CPU.
-constexpr int32_t kWgmmaTileKv = 32;
+// measured (results/h100, results/h200): in the wgmma prefill 32 at head dim 128 (two blocks
+// an SM; 265 TFLOP/s on an H200 against 257 with 128 and 241 with 64) and 64 at head dim 64
+// (209 against 180 with 32); 64 in the mma.sync prefill, in the decode and on the CPU.
+constexpr int32_t wgmma_tile_kv(int32_t head_dim) { return head_dim == 64 ? 64 : 32; }
 constexpr int32_t kTileKv = 64;
 inline int32_t tile_kv_of(const Tunables& t, int32_t kernel_default) {
   return t.tile_kv != 0 ? t.tile_kv : kernel_default;
