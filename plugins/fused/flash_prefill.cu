@@ -34,39 +34,19 @@ __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(Atte
   T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
   auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [2][TKV] planned K/V rows
 
-  // Which query tile: blockIdx.y counts the batch's tiles, each sequence's last tile (the
-  // one with the most keys under a causal mask) first, so the long blocks start early.
-  int32_t tile = blockIdx.y, b = 0, q_len = 0, tiles = 0;
-  for (; b < p.batch; ++b) {
-    q_len = p.q_indptr[b + 1] - p.q_indptr[b];
-    tiles = (q_len + TQ - 1) / TQ;
-    if (tile < tiles) break;
-    tile -= tiles;
-  }
-  if (b == p.batch) return;
-  const int32_t h = blockIdx.x, kvh = h / p.group;
-  const int32_t m0 = (tiles - 1 - tile) * TQ, rows = min(TQ, q_len - m0);
-  const int32_t kv_len = sequence_length(p, b);
-  const int32_t pos0 = kv_len - q_len + m0;  // position of the tile's first query
-  // Keys a query at `pos` sees: [lo, hi). Both grow with the position.
-  const auto lo_of = [&](int32_t pos) {
-    return static_cast<int32_t>(plain_kv::first_visible(pos, p.window));
-  };
-  const auto hi_of = [&](int32_t pos) { return p.causal ? pos + 1 : kv_len; };
-  // Rows past the last query (padding of a short tile) take the last query's position:
-  // they compute harmless duplicates that are never written.
-  const auto pos_of_row = [&](int r) { return pos0 + min(r, rows - 1); };
-  const int32_t begin = lo_of(pos0), end = hi_of(pos_of_row(TQ - 1));
+  const PrefillTile<TQ> tile(p);
+  if (!tile.found) return;
+  const int32_t h = blockIdx.x, kvh = h / p.group, rows = tile.rows;
+  const int32_t begin = tile.begin(), end = tile.end();
   const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
 
-  // Q rows of this head: token q_indptr[b] + m0 + r, element offset (token * heads + h) * D.
   const T* q = static_cast<const T*>(p.q);
-  const int64_t row0 = static_cast<int64_t>(p.q_indptr[b] + m0) * p.num_q_heads + h;
+  const int64_t row0 = tile.row0(p, h);
   const auto q_row = [&](int r) -> int64_t {
     return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
   };
   // Tile i's page lookups go to sRows[i % 2], two tiles ahead of its use (see the loop).
-  const int32_t* pages = sequence_pages(p, b);
+  const int32_t* pages = sequence_pages(p, tile.b);
   const auto plan = [&](int32_t i) {
     plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + i * TKV, begin, end, sRows + (i & 1) * TKV);
   };
@@ -85,14 +65,14 @@ __global__ void __launch_bounds__(TQ / (16 * MT) * 32) flash_prefill_kernel(Atte
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const int32_t pos = pos_of_row(warp_row0 + mt * 16 + half * 8 + (lane >> 2));
-      bounds.lo[mt][half] = lo_of(pos);
-      bounds.hi[mt][half] = hi_of(pos);
+      const int32_t pos = tile.pos_of_row(warp_row0 + mt * 16 + half * 8 + (lane >> 2));
+      bounds.lo[mt][half] = tile.lo_of(pos);
+      bounds.hi[mt][half] = tile.hi_of(pos);
     }
   // Keys every row of the warp sees, and keys some row of the warp sees.
-  const int32_t first = pos_of_row(warp_row0), last = pos_of_row(warp_row0 + kWarpRows - 1);
-  const int32_t all_lo = lo_of(last), all_hi = hi_of(first);
-  const int32_t any_lo = lo_of(first), any_hi = hi_of(last);
+  const int32_t first = tile.pos_of_row(warp_row0), last = tile.pos_of_row(warp_row0 + kWarpRows - 1);
+  const int32_t all_lo = tile.lo_of(last), all_hi = tile.hi_of(first);
+  const int32_t any_lo = tile.lo_of(first), any_hi = tile.hi_of(last);
 
   WarpState<D, MT> st;
   st.init();

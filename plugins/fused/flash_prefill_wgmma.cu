@@ -47,34 +47,19 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
   auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [kPlans][TKV] planned K/V rows
 
-  // Which query tile, longest first, and the keys its rows see: as flash_prefill_kernel.
-  int32_t tile = blockIdx.y, b = 0, q_len = 0, tiles = 0;
-  for (; b < p.batch; ++b) {
-    q_len = p.q_indptr[b + 1] - p.q_indptr[b];
-    tiles = (q_len + TQ - 1) / TQ;
-    if (tile < tiles) break;
-    tile -= tiles;
-  }
-  if (b == p.batch) return;
-  const int32_t h = blockIdx.x, kvh = h / p.group;
-  const int32_t m0 = (tiles - 1 - tile) * TQ, rows = min(TQ, q_len - m0);
-  const int32_t kv_len = sequence_length(p, b);
-  const int32_t pos0 = kv_len - q_len + m0;
-  const auto lo_of = [&](int32_t pos) {
-    return static_cast<int32_t>(plain_kv::first_visible(pos, p.window));
-  };
-  const auto hi_of = [&](int32_t pos) { return p.causal ? pos + 1 : kv_len; };
-  const auto pos_of_row = [&](int r) { return pos0 + min(r, rows - 1); };
-  const int32_t begin = lo_of(pos0), end = hi_of(pos_of_row(TQ - 1));
+  const PrefillTile<TQ> tile(p);
+  if (!tile.found) return;
+  const int32_t h = blockIdx.x, kvh = h / p.group, rows = tile.rows;
+  const int32_t begin = tile.begin(), end = tile.end();
   const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
 
   const T* q = static_cast<const T*>(p.q);
-  const int64_t row0 = static_cast<int64_t>(p.q_indptr[b] + m0) * p.num_q_heads + h;
+  const int64_t row0 = tile.row0(p, h);
   const auto q_row = [&](int r) -> int64_t {
     return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
   };
   const auto plan_of = [&](int32_t i) { return sRows + (i % kPlans) * TKV; };
-  const int32_t* pages = sequence_pages(p, b);
+  const int32_t* pages = sequence_pages(p, tile.b);
   const auto plan = [&](int32_t i) {
     if (i < num_tiles) plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + i * TKV, begin, end, plan_of(i));
   };
@@ -99,12 +84,12 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   RowBounds<1> bounds;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
-    const int32_t pos = pos_of_row(warp_row0 + half * 8 + (lane >> 2));
-    bounds.lo[0][half] = lo_of(pos);
-    bounds.hi[0][half] = hi_of(pos);
+    const int32_t pos = tile.pos_of_row(warp_row0 + half * 8 + (lane >> 2));
+    bounds.lo[0][half] = tile.lo_of(pos);
+    bounds.hi[0][half] = tile.hi_of(pos);
   }
   // Keys every row of the warp sees: tiles inside them skip the per-element mask.
-  const int32_t all_lo = lo_of(pos_of_row(warp_row0 + 15)), all_hi = hi_of(pos_of_row(warp_row0));
+  const int32_t all_lo = tile.lo_of(tile.pos_of_row(warp_row0 + 15)), all_hi = tile.hi_of(tile.pos_of_row(warp_row0));
 
   // Descriptors: Q rows of this warpgroup; stage 0 of K and V (stage 1 is TKV * D further).
   // K-major A and B step 16 of D by 32 bytes inside a 128-byte block, then a block of rows;

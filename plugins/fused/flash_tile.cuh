@@ -50,6 +50,50 @@ __device__ __forceinline__ int32_t sequence_length(const AttendParams& p, int32_
       plain_kv::sequence_length(p.page_indptr, p.last_page_len, p.page_size, b));
 }
 
+// The query tile a prefill block owns and the keys its rows see, for both prefill kernels.
+// blockIdx.y counts the batch's tiles of TQ query rows, each sequence's last tile (the one
+// with the most keys under a causal mask) first, so the long blocks start early; found is
+// false for a block past them.
+template <int TQ>
+struct PrefillTile {
+  int32_t b = 0, q_len = 0;
+  int32_t m0 = 0, rows = 0;     // the tile's first query row in its sequence, and its rows
+  int32_t kv_len = 0, pos0 = 0;  // the sequence's keys; the position of the tile's first query
+  int32_t window = 0, causal = 0;
+  bool found = false;
+
+  __device__ __forceinline__ explicit PrefillTile(const AttendParams& p)
+      : window(p.window), causal(p.causal) {
+    int32_t tile = blockIdx.y, tiles = 0;
+    for (; b < p.batch; ++b) {
+      q_len = p.q_indptr[b + 1] - p.q_indptr[b];
+      tiles = (q_len + TQ - 1) / TQ;
+      if (tile < tiles) break;
+      tile -= tiles;
+    }
+    if (b == p.batch) return;
+    m0 = (tiles - 1 - tile) * TQ;
+    rows = min(TQ, q_len - m0);
+    kv_len = sequence_length(p, b);
+    pos0 = kv_len - q_len + m0;
+    found = true;
+  }
+  // Keys a query at `pos` sees: [lo, hi). Both grow with the position.
+  __device__ __forceinline__ int32_t lo_of(int32_t pos) const {
+    return static_cast<int32_t>(plain_kv::first_visible(pos, window));
+  }
+  __device__ __forceinline__ int32_t hi_of(int32_t pos) const { return causal ? pos + 1 : kv_len; }
+  // Rows past the last query (padding of a short tile) take the last query's position:
+  // they compute harmless duplicates that are never written.
+  __device__ __forceinline__ int32_t pos_of_row(int r) const { return pos0 + min(r, rows - 1); }
+  __device__ __forceinline__ int32_t begin() const { return lo_of(pos0); }
+  __device__ __forceinline__ int32_t end() const { return hi_of(pos_of_row(TQ - 1)); }
+  // Row r of query head h is element (row0 + r * heads) * D of the queries and outputs.
+  __device__ __forceinline__ int64_t row0(const AttendParams& p, int32_t h) const {
+    return static_cast<int64_t>(p.q_indptr[b] + m0) * p.num_q_heads + h;
+  }
+};
+
 // The pages of sequence b, in order: what plan_kv_tile looks keys up in. Read once per
 // block, so that a tile's lookups wait for one global load, not two in a row.
 __device__ __forceinline__ const int32_t* sequence_pages(const AttendParams& p, int32_t b) {
