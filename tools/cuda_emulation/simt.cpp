@@ -541,6 +541,24 @@ void land(const Copy& c) {
   std::memset(c.dst + c.src_bytes, 0, c.bytes - c.src_bytes);
 }
 
+// commit_group and wait_group of one kind of asynchronous work (cp.async copies, wgmmas):
+// the open items become the newest group; groups beyond the `pending` newest retire, oldest
+// first, each item completed by `complete`.
+template <typename Item>
+void commit_group(std::vector<Item>& open, std::vector<std::vector<Item>>& groups) {
+  groups.push_back(std::move(open));
+  open.clear();
+}
+
+template <typename Item, typename Complete>
+void retire_groups(std::vector<std::vector<Item>>& groups, int pending, Complete complete) {
+  const std::size_t keep = static_cast<std::size_t>(std::max(pending, 0));
+  while (groups.size() > keep) {
+    for (const Item& item : groups.front()) complete(item);
+    groups.erase(groups.begin());
+  }
+}
+
 uint16_t element_at(uint64_t row_address, int index) {
   uint16_t v;
   std::memcpy(&v, shared_at(static_cast<uint32_t>(row_address), 16, "ldmatrix row") + 2 * index, 2);
@@ -575,20 +593,12 @@ void cp_async(uint32_t dst, const void* src, int cp_size, int src_size, bool cg)
   current_thread->open_copies.push_back(copy);
 }
 
-void cp_async_commit() {
-  Thread& t = *current_thread;
-  t.copy_groups.push_back(std::move(t.open_copies));
-  t.open_copies.clear();
-}
+void cp_async_commit() { commit_group(current_thread->open_copies, current_thread->copy_groups); }
 
 void cp_async_wait_group(int pending) {
-  Thread& t = *current_thread;
-  const std::size_t keep = static_cast<std::size_t>(std::max(pending, 0));
-  while (t.copy_groups.size() > keep) {
-    if (options().async_completes_at_wait)
-      for (const Copy& c : t.copy_groups.front()) land(c);
-    t.copy_groups.erase(t.copy_groups.begin());
-  }
+  retire_groups(current_thread->copy_groups, pending, [](const Copy& c) {
+    if (options().async_completes_at_wait) land(c);  // else it landed at issue
+  });
 }
 
 void ldmatrix(bool trans, uint32_t address, uint32_t* const* regs, int count) {
@@ -728,19 +738,8 @@ void wgmma(Element type, int n, float* const* d, const uint32_t* a_regs, uint64_
     compute_wgmma(w);
 }
 
-void wgmma_commit() {
-  Thread& t = *current_thread;
-  t.wgmma_groups.push_back(std::move(t.open_wgmmas));
-  t.open_wgmmas.clear();
-}
+void wgmma_commit() { commit_group(current_thread->open_wgmmas, current_thread->wgmma_groups); }
 
-void wgmma_wait(int pending) {
-  Thread& t = *current_thread;
-  const std::size_t keep = static_cast<std::size_t>(std::max(pending, 0));
-  while (t.wgmma_groups.size() > keep) {
-    for (const PendingWgmma& w : t.wgmma_groups.front()) compute_wgmma(w);
-    t.wgmma_groups.erase(t.wgmma_groups.begin());
-  }
-}
+void wgmma_wait(int pending) { retire_groups(current_thread->wgmma_groups, pending, compute_wgmma); }
 
 }  // namespace simt::ptx
