@@ -198,6 +198,7 @@ void cpu_prefill(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs
   FloatArena arena(a.workspace, a.workspace_bytes);
   const Scratch s = carve(arena, p);
   const int32_t d = p.head_dim, group = p.num_q_heads / p.num_kv_heads;
+  const int32_t tile_kv = tile_kv_of(t, kTileKv);
   const float scale = softmax_scale(p);
   for (int32_t b = 0; b < cache.batch; ++b) {
     const SequenceKv seq = sequence(p, cache, b);
@@ -214,7 +215,7 @@ void cpu_prefill(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs
         for (int32_t r = 0; r < rows; ++r)
           for (int32_t e = 0; e < d; ++e)
             s.q[r * d + e] = load_as_float(a.q, p.dtype, q_index(r, e));
-        attend_block(seq, h / group, rows, vis, tile_kv_of(t, kTileKv), scale, s);
+        attend_block(seq, h / group, rows, vis, tile_kv, scale, s);
         for (int32_t r = 0; r < rows; ++r)
           for (int32_t e = 0; e < d; ++e)
             store_from_float(a.o, p.dtype, q_index(r, e),
@@ -229,11 +230,12 @@ void cpu_decode(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs&
   FloatArena arena(a.workspace, a.workspace_bytes);
   const Scratch s = carve(arena, p);
   const int32_t d = p.head_dim, group = p.num_q_heads / p.num_kv_heads;
+  const int32_t tile_kv = tile_kv_of(t, kTileKv);
   const float scale = softmax_scale(p);
   const int64_t longest = plain_kv::longest_visible(p, cache);
   // No SM count on the CPU: "auto" is one split; the tunable still splits on request, so
   // the merge below is exercised (and tested) here too.
-  const int32_t splits = plan_splits(t.num_splits, longest, 1, 0, tile_kv_of(t, kTileKv), kMaxSplits);
+  const int32_t splits = plan_splits(t.num_splits, longest, 1, 0, tile_kv, kMaxSplits);
   for (int32_t b = 0; b < cache.batch; ++b) {
     const SequenceKv seq = sequence(p, cache, b);
     const int64_t kv_len = length_of(p, cache, b), pos = kv_len - 1;
@@ -247,8 +249,8 @@ void cpu_decode(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs&
         s.q[e] = load_as_float(a.q, p.dtype, head0 + e);
       for (int32_t split = 0; split < splits; ++split) {
         const Visibility vis{pos,      0,      p.causal != 0,
-                             p.window, kv_len, split_range(lo, kv_len, split, splits, tile_kv_of(t, kTileKv))};
-        attend_block(seq, kvh, group, vis, tile_kv_of(t, kTileKv), scale, s);
+                             p.window, kv_len, split_range(lo, kv_len, split, splits, tile_kv)};
+        attend_block(seq, kvh, group, vis, tile_kv, scale, s);
         // The split's partial result: its own softmax output and the log of its total weight.
         for (int32_t g = 0; g < group; ++g) {
           const float sum = s.sum[g];
