@@ -195,6 +195,8 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
     rescale_output(rescale, st);
     pack();
   }
+  ptx::wgmma_wait<0>();
+  fence_output();
   ptx::cp_async_wait<0>();
   __syncthreads();
   if (!group_active) return;
