@@ -22,8 +22,12 @@ constexpr int kGroupRows = 64;  // query rows of one warpgroup (wgmma's M)
 // Two blocks an SM where the kernel fits in 128 registers a thread without spilling (ptxas
 // -v: 32 keys a tile, or 64 at head dim 64): a block's softmax then overlaps the other
 // block's tensor-core work. Larger tiles keep one block and all their registers.
-constexpr int blocks_per_sm(int d, int tkv) { return tkv <= 32 || (d == 64 && tkv <= 64) ? 2 : 1; }
+__host__ __device__ constexpr int blocks_per_sm(int d, int tkv) { return tkv <= 32 || (d == 64 && tkv <= 64) ? 2 : 1; }
 constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (step i - 2) to its V copy
+// At one block an SM there are registers to spare for Q's A fragments (D / 2 a thread), and
+// S = Q K^T takes A from them: wgmma reads a shared-memory operand again for every
+// instruction, and Q's A is 2 KiB a k16 step, as much as K's B at 64 keys.
+__host__ __device__ constexpr bool q_in_registers(int d, int tkv) { return blocks_per_sm(d, tkv) == 1; }
 
 // One block per (query head, tile of TQ query rows of one sequence), TQ / 64 warpgroups,
 // tiles outside the mask never loaded. Step i starts with P(i) in registers and O rescaled
@@ -102,11 +106,23 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   };
   float s[1][TKV / 8][4];  // S of the tile whose scores are in flight, then its P
   auto& s_flat = reinterpret_cast<float(&)[TKV / 2]>(s);
+  constexpr bool kQInRegisters = q_in_registers(D, TKV);
+  uint32_t q_frag[kQInRegisters ? D / 16 : 1][4];  // Q's A fragments, once Q has landed
+  const auto load_q_fragments = [&] {
+    if constexpr (kQInRegisters) {
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk)  // lanes 8m .. 8m + 7 address matrix m's rows
+        ptx::ldmatrix_x4(q_frag[kk], sQ + QLayout::offset(warp_row0 + (lane & 7) + ((lane >> 3) & 1) * 8,
+                                                          2 * kk + (lane >> 4)));
+    }
+  };
   const auto issue_scores = [&](int32_t i) {  // S(i) = Q K(i)^T
 #pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk)
-      ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk),
-                            k_major(k_base + (i & 1) * kStageBytes, TKV, kk), kk > 0);
+    for (int kk = 0; kk < D / 16; ++kk) {
+      const uint64_t k_desc = k_major(k_base + (i & 1) * kStageBytes, TKV, kk);
+      if constexpr (kQInRegisters) ptx::wgmma_rs<T, TKV, 0>(s_flat, q_frag[kk], k_desc, kk > 0);
+      else ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk), k_desc, kk > 0);
+    }
   };
   WarpState<D, 1> st;  // initialized before any wgmma is in flight
   st.init();
@@ -135,6 +151,7 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   load_k(0);
   ptx::cp_async_commit();
   copies_landed();
+  load_q_fragments();
   ptx::wgmma_fence();
   issue_scores(0);
   ptx::wgmma_commit();
@@ -177,7 +194,7 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
     for (int kk = 0; kk < TKV / 16; ++kk)
 #pragma unroll
       for (int db = 0; db < D / 64; ++db)
-        ptx::wgmma_rs<T, 64>(
+        ptx::wgmma_rs<T, 64, 1>(
             o_acc[db], a[kk],
             ptx::make_descriptor(v_base + (i & 1) * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
                                  TKV * 128, kAtomBytes),

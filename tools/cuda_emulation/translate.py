@@ -179,7 +179,7 @@ INSTRUCTIONS = [
     (re.compile(r'\.reg\s+\.pred\s+p$'), lambda m: 'bool p'),
     (re.compile(r'setp\.ne\.b32\s+p,\s*(%\d+),\s*0$'), lambda m: f'p = ({m.group(1)}) != 0'),
     (re.compile(r'wgmma\.mma_async\.sync\.aligned\.m64n(\d+)k16\.f32\.(f16|bf16)\.(?:f16|bf16)\s+'
-                r'\{([^}]*)\},\s*(%\d+|\{[^}]*\}),\s*(%\d+),\s*p,\s*1,\s*1,\s*(?:(\d),\s*)?(\d)$'),
+                r'\{([^}]*)\},\s*(%\d+|\{[^}]*\}),\s*(%\d+),\s*p,\s*1,\s*1,\s*(?:(\d),\s*)?(\d|%\d+)$'),
      wgmma),
     (re.compile(r'wgmma\.fence\.sync\.aligned$'), lambda m: 'simt::ptx::wgmma_fence()'),
     (re.compile(r'wgmma\.commit_group\.sync\.aligned$'), lambda m: 'simt::ptx::wgmma_commit()'),
