@@ -6,6 +6,7 @@
 #include "fused_cuda.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace attnbench::fused {
 
@@ -110,26 +111,56 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
                                   group);
 }
 
+template <int D, int TKV, int STAGES>
+constexpr std::size_t decode_shared_bytes(std::size_t element_bytes) {
+  return (kHeadsPerBlock + 2 * STAGES * TKV) * D * element_bytes + STAGES * TKV * sizeof(int64_t);
+}
+
+// The kernel for these parameters, its shared memory allowed once, and how many of its blocks
+// the device holds at once.
+template <typename T, int D, int TKV, int STAGES>
+int64_t decode_resident_blocks(int32_t sm_count) {
+  constexpr std::size_t kSmem = decode_shared_bytes<D, TKV, STAGES>(sizeof(T));
+  const auto kernel = flash_decode_kernel<T, D, TKV, STAGES>;
+  static const bool configured = (allow_shared_memory(kernel, kSmem, "fused decode kernel"), true);
+  (void)configured;
+  static const int64_t resident = plain_kv::resident_blocks(kernel, TKV / 16 * 32, kSmem, sm_count);
+  return resident;
+}
+
 // Plans the split count (it depends on how many blocks of this kernel the device holds at
 // once) and launches the decode.
 template <typename T, int D, int TKV, int STAGES>
 void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int32_t max_batch,
                    int32_t num_kv_heads, int32_t sm_count, cudaStream_t stream) {
   constexpr int kThreads = TKV / 16 * 32;
-  constexpr std::size_t kSmem =
-      static_cast<std::size_t>(kHeadsPerBlock + 2 * STAGES * TKV) * D * sizeof(T) +
-      STAGES * TKV * sizeof(int64_t);
   static_assert(flash::decode_merge_floats(D, TKV / 16) <= 2 * STAGES * TKV * D * sizeof(T) / 4,
                 "merge scratch fits in the K/V stages");
-  const auto kernel = flash_decode_kernel<T, D, TKV, STAGES>;
-  static const bool configured = (allow_shared_memory(kernel, kSmem, "fused decode kernel"), true);
-  (void)configured;
-  static const int64_t resident = plain_kv::resident_blocks(kernel, kThreads, kSmem, sm_count);
+  const int64_t resident = decode_resident_blocks<T, D, TKV, STAGES>(sm_count);
   const int64_t blocks_per_split = static_cast<int64_t>(params.batch) * num_kv_heads * params.head_chunks;
   params.num_splits = plan_splits(t.num_splits, longest, blocks_per_split, resident, TKV,
                                   plain_kv::split_capacity(max_batch, kMaxSplits, params.batch));
   const dim3 grid(params.num_splits * params.head_chunks, num_kv_heads, params.batch);
-  plain_kv::launch_dependent("fused decode kernel", kernel, grid, kThreads, kSmem, stream, params);
+  plain_kv::launch_dependent("fused decode kernel", flash_decode_kernel<T, D, TKV, STAGES>, grid,
+                             kThreads, decode_shared_bytes<D, TKV, STAGES>(sizeof(T)), stream, params);
+}
+
+// The tile and stages of a decode where tile_kv or decode_stages is 0 (automatic), by how
+// many splits a group of its blocks takes (H200, results/h200/experiments/stages_and_rs):
+// with one wave of at most three splits (many sequences), 32-key tiles in 3 stages, four
+// blocks an SM (32 x 4096: 88.8% of the copy bandwidth against 85.2% with 64 keys; 32 x
+// 32768: 102.3% against 95.2%); with more (few sequences, long contexts), 64-key tiles in 2
+// stages, three blocks an SM, their tiles claimed (8 x 32768: 98.1% against 85.1% and
+// 82.7%; 1 x 65536: 77.1% against 68.3% and 71.0%).
+template <typename T, int D>
+std::pair<int32_t, int32_t> decode_tile_and_stages(const Tunables& t, int64_t longest,
+                                                   int64_t blocks_per_split, int32_t capacity,
+                                                   int32_t sm_count) {
+  const int32_t splits = plan_splits(t.num_splits, longest, blocks_per_split,
+                                     decode_resident_blocks<T, D, 32, 3>(sm_count), 32, capacity);
+  const bool one_wave_of_few = !claims_pay(splits);
+  return {t.tile_kv != 0 ? t.tile_kv : one_wave_of_few ? 32 : 64,
+          t.decode_stages != 0 ? t.decode_stages : one_wave_of_few ? 3 : 2};
 }
 
 }  // namespace
@@ -173,9 +204,13 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
   plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
-      with_constant<32, 64, 128>(tile_kv_of(t, kTileKv), "tile_kv", [&](auto tkv) {
-        with_constant<2, 3>(t.decode_stages, "decode_stages", [&](auto stages) {
-          launch_decode<T, decltype(d)::value, decltype(tkv)::value, decltype(stages)::value>(
+      constexpr int D = decltype(d)::value;
+      const auto [tile_kv, stages] = decode_tile_and_stages<T, D>(
+          t, longest, static_cast<int64_t>(cache.batch) * p.num_kv_heads * params.head_chunks,
+          plain_kv::split_capacity(p.max_batch, kMaxSplits, cache.batch), sm_count);
+      with_constant<32, 64, 128>(tile_kv, "tile_kv", [&](auto tkv) {
+        with_constant<2, 3>(stages, "decode_stages", [&](auto st) {
+          launch_decode<T, D, decltype(tkv)::value, decltype(st)::value>(
               params, t, longest, p.max_batch, p.num_kv_heads, sm_count, stream);
         });
       });

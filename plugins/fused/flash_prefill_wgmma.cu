@@ -6,6 +6,8 @@
 #include "flash_launch.cuh"
 #include "fused_cuda.hpp"
 
+#include "../common/async_barrier_ptx.cuh"
+
 namespace attnbench::fused {
 
 namespace {
@@ -22,12 +24,8 @@ constexpr int kGroupRows = 64;  // query rows of one warpgroup (wgmma's M)
 // Two blocks an SM where the kernel fits in 128 registers a thread without spilling (ptxas
 // -v: 32 keys a tile, or 64 at head dim 64): a block's softmax then overlaps the other
 // block's tensor-core work. Larger tiles keep one block and all their registers.
-__host__ __device__ constexpr int blocks_per_sm(int d, int tkv) { return tkv <= 32 || (d == 64 && tkv <= 64) ? 2 : 1; }
+constexpr int blocks_per_sm(int d, int tkv) { return tkv <= 32 || (d == 64 && tkv <= 64) ? 2 : 1; }
 constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (step i - 2) to its V copy
-// At one block an SM there are registers to spare for Q's A fragments (D / 2 a thread), and
-// S = Q K^T takes A from them: wgmma reads a shared-memory operand again for every
-// instruction, and Q's A is 2 KiB a k16 step, as much as K's B at 64 keys.
-__host__ __device__ constexpr bool q_in_registers(int d, int tkv) { return blocks_per_sm(d, tkv) == 1; }
 
 // One block per (query head, tile of TQ query rows of one sequence), TQ / 64 warpgroups,
 // tiles outside the mask never loaded. Step i starts with P(i) in registers and O rescaled
@@ -106,23 +104,11 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   };
   float s[1][TKV / 8][4];  // S of the tile whose scores are in flight, then its P
   auto& s_flat = reinterpret_cast<float(&)[TKV / 2]>(s);
-  constexpr bool kQInRegisters = q_in_registers(D, TKV);
-  uint32_t q_frag[kQInRegisters ? D / 16 : 1][4];  // Q's A fragments, once Q has landed
-  const auto load_q_fragments = [&] {
-    if constexpr (kQInRegisters) {
-#pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk)  // lanes 8m .. 8m + 7 address matrix m's rows
-        ptx::ldmatrix_x4(q_frag[kk], sQ + QLayout::offset(warp_row0 + (lane & 7) + ((lane >> 3) & 1) * 8,
-                                                          2 * kk + (lane >> 4)));
-    }
-  };
   const auto issue_scores = [&](int32_t i) {  // S(i) = Q K(i)^T
 #pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      const uint64_t k_desc = k_major(k_base + (i & 1) * kStageBytes, TKV, kk);
-      if constexpr (kQInRegisters) ptx::wgmma_rs<T, TKV, 0>(s_flat, q_frag[kk], k_desc, kk > 0);
-      else ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk), k_desc, kk > 0);
-    }
+    for (int kk = 0; kk < D / 16; ++kk)
+      ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk),
+                            k_major(k_base + (i & 1) * kStageBytes, TKV, kk), kk > 0);
   };
   WarpState<D, 1> st;  // initialized before any wgmma is in flight
   st.init();
@@ -151,7 +137,6 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   load_k(0);
   ptx::cp_async_commit();
   copies_landed();
-  load_q_fragments();
   ptx::wgmma_fence();
   issue_scores(0);
   ptx::wgmma_commit();
@@ -194,7 +179,7 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
     for (int kk = 0; kk < TKV / 16; ++kk)
 #pragma unroll
       for (int db = 0; db < D / 64; ++db)
-        ptx::wgmma_rs<T, 64, 1>(
+        ptx::wgmma_rs<T, 64>(
             o_acc[db], a[kk],
             ptx::make_descriptor(v_base + (i & 1) * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
                                  TKV * 128, kAtomBytes),
@@ -243,6 +228,238 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   }
 }
 
+// The warp-specialized variant (wgmma=2), FlashAttention-3's structure on the paged cache: a
+// producer warpgroup plans and copies the K/V tiles (cp.async, two stages each) and signals
+// each stage on an mbarrier when its copies have landed; two consumer warpgroups of 64 query
+// rows each run the step of flash_prefill_wgmma_kernel on them and release each stage on
+// another mbarrier once their wgmmas have read it. No block-wide barrier holds the warps in
+// step, and the consumers take turns issuing their wgmmas (named barriers, FA3's ping-pong),
+// so that one's softmax runs under the other's products.
+namespace ws {
+constexpr int kThreads = 384;        // warpgroup 0 produces, 1 and 2 consume
+constexpr int kProducerThreads = 128;
+constexpr int kConsumerWarps = 8;
+constexpr int kTileQ = 2 * kGroupRows;
+constexpr uint32_t kProducerBarrier = 1;   // named barrier of the producer's 128 threads
+constexpr uint32_t kTurnBarrier = 2;       // + consumer: its turn to issue wgmmas (256 threads)
+}  // namespace ws
+
+template <typename T, int D, int TKV>
+__global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(AttendParams p) {
+  constexpr int TQ = ws::kTileQ;
+  static_assert(D % 64 == 0 && TKV % 16 == 0, "whole 128-byte blocks and k16 steps");
+  using QLayout = WgmmaSwizzle<TQ>;
+  using KvLayout = WgmmaSwizzle<TKV>;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  unsigned char* smem = smem_raw + ((1024 - (ptx::smem_address(smem_raw) & 1023)) & 1023);
+  T* sQ = reinterpret_cast<T*>(smem);                          // [TQ][D], later the output tile
+  T* sK = sQ + TQ * D;                                         // [2][TKV][D]
+  T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
+  auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [kPlans][TKV] planned K/V rows
+  auto* barriers = reinterpret_cast<uint64_t*>(sRows + kPlans * TKV);
+  // Stage s of K: full_k(s) completes when its copies have landed (128 producer arrivals),
+  // empty_k(s) when the 8 consumer warps are done reading it; V likewise.
+  const auto bar = [&](int which, int s) { return ptx::smem_address(barriers + 2 * which + s); };
+  const auto full_k = [&](int s) { return bar(0, s); };
+  const auto empty_k = [&](int s) { return bar(1, s); };
+  const auto full_v = [&](int s) { return bar(2, s); };
+  const auto empty_v = [&](int s) { return bar(3, s); };
+
+  const PrefillTile<TQ> tile(p);
+  if (!tile.found) return;
+  const int32_t h = blockIdx.x, kvh = h / p.group, rows = tile.rows;
+  const int32_t begin = tile.begin(), end = tile.end();
+  const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
+  if (threadIdx.x == 0)
+    for (int s = 0; s < 2; ++s) {
+      ptx::mbarrier_init(full_k(s), ws::kProducerThreads);
+      ptx::mbarrier_init(full_v(s), ws::kProducerThreads);
+      ptx::mbarrier_init(empty_k(s), ws::kConsumerWarps);
+      ptx::mbarrier_init(empty_v(s), ws::kConsumerWarps);
+    }
+  __syncthreads();
+  const int64_t row0 = tile.row0(p, h);
+  const auto parity = [](int32_t i) { return static_cast<uint32_t>(i / 2) & 1u; };  // of tile i's use of its stage
+
+  if (threadIdx.x < ws::kProducerThreads) {
+    // Tile j's page plan lives from K(j)'s copies to V(j)'s, issued a step later: three slots,
+    // and one producer barrier a step between a slot's last reader and its next writer.
+    const int32_t* pages = sequence_pages(p, tile.b);
+    const auto plan = [&](int32_t j) {
+      plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + j * TKV, begin, end, sRows + (j % kPlans) * TKV);
+    };
+    const auto load_k = [&](int32_t j) {
+      ptx::mbarrier_wait(empty_k(j & 1), parity(j) ^ 1u);  // the first use of a stage passes
+      load_kv_tile_async<T, D, TKV, ws::kProducerThreads, KvLayout, true, false>(
+          p, sRows + (j % kPlans) * TKV, sK + (j & 1) * TKV * D, nullptr);
+      ptx::cp_async_mbarrier_arrive(full_k(j & 1));
+    };
+    const auto load_v = [&](int32_t j) {
+      ptx::mbarrier_wait(empty_v(j & 1), parity(j) ^ 1u);
+      load_kv_tile_async<T, D, TKV, ws::kProducerThreads, KvLayout, false, true>(
+          p, sRows + (j % kPlans) * TKV, nullptr, sV + (j & 1) * TKV * D);
+      ptx::cp_async_mbarrier_arrive(full_v(j & 1));
+    };
+    const T* q = static_cast<const T*>(p.q);
+    plan(0);
+    ptx::named_barrier_sync(ws::kProducerBarrier, ws::kProducerThreads);
+    load_rows_async<T, D, TQ, ws::kProducerThreads, QLayout>(sQ, q, [&](int r) -> int64_t {
+      return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
+    });
+    load_k(0);  // Q lands with K(0)
+    for (int32_t j = 0; j < num_tiles; ++j) {
+      if (j + 1 < num_tiles) plan(j + 1);
+      ptx::named_barrier_sync(ws::kProducerBarrier, ws::kProducerThreads);
+      if (j + 1 < num_tiles) load_k(j + 1);
+      load_v(j);
+    }
+    // Every copy has landed and been read once the consumers release the last V stage.
+    ptx::mbarrier_wait(empty_v((num_tiles - 1) & 1), parity(num_tiles - 1));
+    return;
+  }
+
+  const int consumer = threadIdx.x / 128 - 1, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x & 31;
+  const int group_row0 = consumer * kGroupRows, warp_row0 = group_row0 + warp * 16;
+  const bool group_active = group_row0 < rows;
+  RowBounds<1> bounds;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int32_t pos = tile.pos_of_row(warp_row0 + half * 8 + (lane >> 2));
+    bounds.lo[0][half] = tile.lo_of(pos);
+    bounds.hi[0][half] = tile.hi_of(pos);
+  }
+  const int32_t all_lo = tile.lo_of(tile.pos_of_row(warp_row0 + 15)), all_hi = tile.hi_of(tile.pos_of_row(warp_row0));
+
+  const uint32_t q_base = ptx::smem_address(sQ + group_row0 * 64);
+  const uint32_t k_base = ptx::smem_address(sK), v_base = ptx::smem_address(sV);
+  constexpr uint32_t kStageBytes = TKV * D * sizeof(T), kAtomBytes = 1024;
+  const auto k_major = [](uint32_t base, int rows_in_tile, int kk) {
+    return ptx::make_descriptor(base + (kk / 4) * rows_in_tile * 128 + (kk % 4) * 32, 16, kAtomBytes);
+  };
+  float s[1][TKV / 8][4];
+  auto& s_flat = reinterpret_cast<float(&)[TKV / 2]>(s);
+  const auto issue_scores = [&](int32_t i) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk)
+      ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk),
+                            k_major(k_base + (i & 1) * kStageBytes, TKV, kk), kk > 0);
+  };
+  WarpState<D, 1> st;
+  st.init();
+  auto& o_acc = reinterpret_cast<float(&)[D / 64][32]>(st.o);
+  const auto fence_output = [&] {
+#pragma unroll
+    for (int db = 0; db < D / 64; ++db)
+#pragma unroll
+      for (int e = 0; e < 32; ++e) ptx::fence_operand(o_acc[db][e]);
+  };
+  uint32_t a[TKV / 16][4];
+  const auto weights = [&](int32_t i) {
+    const int32_t key0 = begin + i * TKV;
+    const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
+    return softmax_weights<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
+  };
+  const auto pack = [&] {
+#pragma unroll
+    for (int kk = 0; kk < TKV / 16; ++kk) {
+      a[kk][0] = ptx::pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
+      a[kk][1] = ptx::pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
+      a[kk][2] = ptx::pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+      a[kk][3] = ptx::pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+    }
+  };
+  const auto release = [&](uint32_t barrier) {  // this warp is done with a stage
+    if (lane == 0) ptx::mbarrier_arrive(barrier);
+  };
+  // Ping-pong: consumer c issues when barrier kTurnBarrier + c completes (its 128 threads
+  // and the other consumer's), then hands the turn over. Consumer 0 starts.
+  const uint32_t my_turn = ws::kTurnBarrier + consumer, other_turn = ws::kTurnBarrier + (1 - consumer);
+  if (consumer == 0) ptx::named_barrier_arrive(my_turn, 256);
+
+  ptx::mbarrier_wait(full_k(0), 0);
+  ptx::fence_proxy_async_shared();
+  ptx::named_barrier_sync(my_turn, 256);
+  ptx::wgmma_fence();
+  issue_scores(0);
+  ptx::wgmma_commit();
+  ptx::named_barrier_arrive(other_turn, 256);
+  ptx::wgmma_wait<0>();
+  release(empty_k(0));
+#pragma unroll
+  for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
+  rescale_output(weights(0), st);
+  pack();
+  for (int32_t i = 0; i < num_tiles; ++i) {
+    const bool last = i + 1 == num_tiles;
+    if (!last) ptx::mbarrier_wait(full_k((i + 1) & 1), parity(i + 1));
+    ptx::mbarrier_wait(full_v(i & 1), parity(i));
+    ptx::fence_proxy_async_shared();
+    ptx::named_barrier_sync(my_turn, 256);
+    fence_output();
+    ptx::wgmma_fence();
+    issue_scores(i + 1);  // past the last tile: a stale stage, masked away
+    ptx::wgmma_commit();
+#pragma unroll
+    for (int kk = 0; kk < TKV / 16; ++kk)
+#pragma unroll
+      for (int db = 0; db < D / 64; ++db)
+        ptx::wgmma_rs<T, 64>(
+            o_acc[db], a[kk],
+            ptx::make_descriptor(v_base + (i & 1) * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
+                                 TKV * 128, kAtomBytes),
+            1);
+    ptx::wgmma_commit();
+    if (!(last && consumer == 1)) ptx::named_barrier_arrive(other_turn, 256);  // none waits for the last
+    ptx::wgmma_wait<1>();
+    if (!last) release(empty_k((i + 1) & 1));
+#pragma unroll
+    for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
+    const auto rescale = weights(i + 1);
+    ptx::wgmma_wait<0>();
+    release(empty_v(i & 1));
+    fence_output();
+    rescale_output(rescale, st);
+    pack();
+  }
+  if (!group_active) return;
+
+  // Epilogue, as flash_prefill_wgmma_kernel's: the warp's own rows of sQ, no other warp's.
+  const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const float sum = st.row_sum(0, half);
+    const float inv = sum > 0 ? 1.0f / sum : 0.0f;
+    const int r = warp_row0 + half * 8 + g;
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j)
+      *reinterpret_cast<uint32_t*>(sQ + QLayout::offset(r, j) + 2 * t) =
+          ptx::pack2<T>(st.o[0][j][2 * half] * inv, st.o[0][j][2 * half + 1] * inv);
+  }
+  __syncwarp();
+  T* o = static_cast<T*>(p.o);
+  constexpr int kChunks = D / 8;
+#pragma unroll
+  for (int k = 0; k < 16 * kChunks / 32; ++k) {
+    const int i = k * 32 + lane;
+    const int r = warp_row0 + i / kChunks, c = i % kChunks;
+    if (r < rows)
+      *reinterpret_cast<uint4*>(o + (row0 + static_cast<std::size_t>(r) * p.num_q_heads) * D +
+                                c * 8) = *reinterpret_cast<const uint4*>(sQ + QLayout::offset(r, c));
+  }
+}
+
+template <typename T, int D, int TKV>
+void launch_prefill_ws(const AttendParams& params, int32_t tiles, cudaStream_t stream) {
+  constexpr std::size_t kSmem = 1024 + static_cast<std::size_t>(ws::kTileQ + 4 * TKV) * D * sizeof(T) +
+                                kPlans * TKV * sizeof(int64_t) + 8 * sizeof(uint64_t);
+  const auto kernel = flash_prefill_ws_kernel<T, D, TKV>;
+  static const bool configured =
+      (allow_shared_memory(kernel, kSmem, "fused warp-specialized prefill kernel"), true);
+  (void)configured;
+  kernel<<<dim3(params.num_q_heads, tiles), ws::kThreads, kSmem, stream>>>(params);
+  plain_kv::check_launch("fused warp-specialized prefill kernel");
+}
+
 template <typename T, int D, int TQ, int TKV>
 void launch_prefill_wgmma(const AttendParams& params, int32_t tiles, cudaStream_t stream) {
   constexpr int kThreads = TQ / kGroupRows * 128;
@@ -275,6 +492,12 @@ void cuda_prefill_wgmma(const AttnbProblem& p, const Tunables& t, const AttnbAtt
   plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
+      if (t.wgmma == 2 && t.tile_q == ws::kTileQ) {
+        with_constant<32, 64>(tile_kv_of(t, 64), "tile_kv (warp-specialized prefill)", [&](auto tkv) {
+          launch_prefill_ws<T, decltype(d)::value, decltype(tkv)::value>(params, tiles, stream);
+        });
+        return;
+      }
       with_constant<64, 128>(t.tile_q, "tile_q", [&](auto tq) {
         with_constant<32, 64, 128>(tile_kv_of(t, wgmma_tile_kv(p.head_dim)), "tile_kv", [&](auto tkv) {
           launch_prefill_wgmma<T, decltype(d)::value, decltype(tq)::value, decltype(tkv)::value>(

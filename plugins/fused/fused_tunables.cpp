@@ -9,15 +9,16 @@ const AttnbTunable* tunable_table(std::size_t* count) {
   static const int64_t tile_kv[] = {0, 32, 64, 128};
   static const int64_t warp_rows[] = {16, 32};
   static const int64_t num_splits[] = {0, 1, 2, 4, 8, 16, 32};
-  static const int64_t decode_stages[] = {2, 3};
+  static const int64_t decode_stages[] = {0, 2, 3};
   static const int64_t on_off[] = {0, 1};
+  static const int64_t prefill_kernels[] = {0, 1, 2};
   const Tunables defaults;
   static const AttnbTunable table[] = {
       {sizeof(AttnbTunable), "tile_q", "query rows per tile (one CUDA block)", tile_q, 2,
        defaults.tile_q},
       {sizeof(AttnbTunable), "tile_kv",
        "keys per tile (one shared-memory stage); 0 = each kernel's own: in the wgmma prefill 32 "
-       "(64 at head dim 64), 64 elsewhere",
+       "(64 at head dim 64), in the CUDA decode 32 or 64 by its split plan, 64 elsewhere",
        tile_kv, 4, defaults.tile_kv},
       {sizeof(AttnbTunable), "warp_rows",
        "query rows per warp in CUDA prefill (m16 MMA tiles x 16)", warp_rows, 2,
@@ -25,15 +26,17 @@ const AttnbTunable* tunable_table(std::size_t* count) {
       {sizeof(AttnbTunable), "num_splits", "decode KV splits per sequence, 0 = from the SM count",
        num_splits, 7, defaults.num_splits},
       {sizeof(AttnbTunable), "decode_stages",
-       "K/V tiles in shared memory in CUDA decode: the one attended and those in flight",
-       decode_stages, 2, defaults.decode_stages},
+       "K/V tiles in shared memory in CUDA decode: the one attended and those in flight; 0 = 3 "
+       "with one wave of at most 3 splits a sequence, else 2",
+       decode_stages, 3, defaults.decode_stages},
       {sizeof(AttnbTunable), "claim_tiles",
        "CUDA decode: split blocks claim K/V tiles as they go (1: from 4 splits on) or take fixed ranges (0)",
        on_off, 2, defaults.claim_tiles},
       {sizeof(AttnbTunable), "wgmma",
        "CUDA prefill on Hopper's warpgroup MMA (1: where the device and build have it; tile_q rows "
-       "in warpgroups of 64, warp_rows unused) or on mma.sync (0)",
-       on_off, 2, defaults.wgmma},
+       "in warpgroups of 64, warp_rows unused; 2: warp-specialized, a producer warpgroup and two "
+       "consumers, at tile_q 128) or on mma.sync (0)",
+       prefill_kernels, 3, defaults.wgmma},
   };
   *count = sizeof(table) / sizeof(table[0]);
   return table;

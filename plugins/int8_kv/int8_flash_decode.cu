@@ -35,19 +35,18 @@ struct DecodeParams {
   float scale_log2;
 };
 
-// Shared memory of one block, in bytes from its start: STAGES int8 K/V tiles (the one
-// attended and STAGES - 1 in flight), their scales and page plans.
-template <typename T, int D, int TKV, int STAGES>
+// Shared memory of one block, in bytes from its start.
+template <typename T, int D, int TKV>
 struct SharedLayout {
   static constexpr std::size_t q = 0;                                  // T [16][D], swizzled
   // T [TKV][D], swizzled: V's rows, converted (K's operand is built in registers). One
-  // 16-bit tile, not one a stage: int8 stages are what keeps bytes in flight.
+  // 16-bit tile, not two: an SM holds four blocks.
   static constexpr std::size_t v = q + kQueryRows * D * sizeof(T);
-  static constexpr std::size_t k8 = v + TKV * D * sizeof(T);           // int8 [STAGES][TKV][D]
-  static constexpr std::size_t v8 = k8 + STAGES * TKV * D;             // int8 [STAGES][TKV][D]
-  static constexpr std::size_t scales = v8 + STAGES * TKV * D;         // float [STAGES][2][TKV]
-  static constexpr std::size_t rows = scales + STAGES * 2 * TKV * sizeof(float);  // int64 [STAGES][TKV][2]
-  static constexpr std::size_t bytes = rows + STAGES * 2 * TKV * sizeof(int64_t);
+  static constexpr std::size_t k8 = v + TKV * D * sizeof(T);           // int8 [2][TKV][D]
+  static constexpr std::size_t v8 = k8 + 2 * TKV * D;                  // int8 [2][TKV][D]
+  static constexpr std::size_t scales = v8 + 2 * TKV * D;              // float [2][2][TKV]
+  static constexpr std::size_t rows = scales + 4 * TKV * sizeof(float);  // int64 [2][TKV][2]
+  static constexpr std::size_t bytes = rows + 4 * TKV * sizeof(int64_t);
   // The warps' final merge reuses everything from v on.
   static_assert(decode_merge_floats(D, TKV / 16, kFlashDecodeHeads) * sizeof(float) <= rows - v,
                 "merge scratch fits");
@@ -215,14 +214,12 @@ struct Int8Tile {
 };
 
 // One block per (split, chunk of up to 8 query heads of a group, KV head, sequence), TKV /
-// 16 warps that take 16 keys each of every tile. The int8 tiles go through STAGES
-// shared-memory stages with cp.async, STAGES - 1 tiles ahead of the one attended, as in the
-// fused plugin's decode, whose structure this follows: slot i (the i-th tile) lives in stage
-// i % STAGES, its page plan made STAGES tiles ahead.
-template <typename T, int D, int TKV, int STAGES>
+// 16 warps that take 16 keys each of every tile; tiles double-buffered as in the fused
+// plugin's decode, whose structure this follows.
+template <typename T, int D, int TKV>
 __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(DecodeParams p) {
   constexpr int kWarps = TKV / 16, kThreads = kWarps * 32;
-  using Smem = SharedLayout<T, D, TKV, STAGES>;
+  using Smem = SharedLayout<T, D, TKV>;
   extern __shared__ __align__(128) unsigned char smem[];
   T* sQ = reinterpret_cast<T*>(smem + Smem::q);
   T* sV = reinterpret_cast<T*>(smem + Smem::v);
@@ -244,32 +241,37 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
 
   const T* q = static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
   const auto plan = [&](int32_t i) {
-    if (i < num_tiles)
-      plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i % STAGES) * 2 * TKV);
+    plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i & 1) * 2 * TKV);
   };
   const auto load = [&](int32_t i) {
-    const int s = i % STAGES;
-    if (i < num_tiles)
-      load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
-                                        sScales + s * 2 * TKV);
-    ptx::cp_async_commit();  // a group even when empty: slot i is always the i-th group
+    const int s = i & 1;
+    load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
+                                      sScales + s * 2 * TKV);
   };
-  for (int j = 0; j < STAGES; ++j) plan(j);
+  plan(0);
+  plan(1);
   __syncthreads();
   start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
-  for (int j = 0; j < STAGES - 1; ++j) load(j);  // Q travels with tile 0
+  if (num_tiles > 0) load(0);
+  ptx::cp_async_commit();
 
   const int warp = threadIdx.x / 32;
   ColState<D> st;
   QueryCols<T, D> q_cols;  // loaded once Q has landed, with tile 0
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
-    const int s = i % STAGES;
-    load(i + STAGES - 1);  // into slot i - 1's stage, free since the barrier that ended it
-    ptx::cp_async_wait<STAGES - 1>();  // slot i has landed
+    const int s = i & 1;
+    // Tile i + 1's copies fly while this one is converted and attended.
+    if (i + 1 < num_tiles) {
+      load(i + 1);
+      ptx::cp_async_commit();
+      ptx::cp_async_wait<1>();
+    } else {
+      ptx::cp_async_wait<0>();
+    }
     __syncthreads();
     if (i == 0) q_cols.load(sQ);
-    plan(i + STAGES);  // slot i's plan: its last reader was load(i)
+    if (i + 2 < num_tiles) plan(i + 2);  // its plan slot's last reader was load(i) above
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end) {
       const float* scales = sScales + s * 2 * TKV;
@@ -277,7 +279,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
                              warp * 16, key0, key0 + 16 > end, begin, end, p.scale_log2, st,
                              Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sV, warp * 16});
     }
-    __syncthreads();  // stage s is refilled at the top of the next iteration
+    __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
   }
   ptx::cp_async_wait<0>();
   __syncthreads();
@@ -289,12 +291,12 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
 
 constexpr int kTileKv = kFlashDecodeTileKv;
 
-// The kernel for T, D and STAGES, given its shared memory once, and how many blocks of it
-// the device holds at once.
-template <typename T, int D, int STAGES>
+// The kernel for T and D, given its shared memory once, and how many blocks of it the device
+// holds at once.
+template <typename T, int D>
 int64_t configure(int32_t sm_count) {
-  constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv, STAGES>::bytes;
-  const auto kernel = int8_flash_decode_kernel<T, D, kTileKv, STAGES>;
+  constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv>::bytes;
+  const auto kernel = int8_flash_decode_kernel<T, D, kTileKv>;
   static const bool configured =
       (plain_kv::allow_shared_memory(kernel, kSmem, "int8_kv decode kernel"), true);
   (void)configured;
@@ -302,25 +304,20 @@ int64_t configure(int32_t sm_count) {
   return resident;
 }
 
-template <typename T, int D, int STAGES>
+template <typename T, int D>
 void launch(const DecodeParams& params, int32_t sm_count, cudaStream_t stream) {
-  configure<T, D, STAGES>(sm_count);
+  configure<T, D>(sm_count);
   const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
-  constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv, STAGES>::bytes;
-  int8_flash_decode_kernel<T, D, kTileKv, STAGES><<<grid, kTileKv / 16 * 32, kSmem, stream>>>(params);
+  int8_flash_decode_kernel<T, D, kTileKv><<<grid, kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream>>>(params);
   plain_kv::check_launch("int8_kv tensor-core decode kernel");
 }
 
-// Calls f(T*, integral_constant D, integral_constant STAGES) for the problem's dtype and
-// head dim and the stages asked for.
+// Calls f(T*, integral_constant D) for the problem's dtype and head dim.
 template <typename F>
-void dispatch(const AttnbProblem& p, int32_t stages, F&& f) {
+void dispatch(const AttnbProblem& p, F&& f) {
   plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
-    const auto with_stages = [&](auto d) {
-      plain_kv::with_constant<2, 3, 4>(stages, "decode_stages", [&](auto st) { f(type_tag, d, st); });
-    };
-    if (p.head_dim == 128) with_stages(std::integral_constant<int, 128>{});
-    else if (p.head_dim == 64) with_stages(std::integral_constant<int, 64>{});
+    if (p.head_dim == 128) f(type_tag, std::integral_constant<int, 128>{});
+    else if (p.head_dim == 64) f(type_tag, std::integral_constant<int, 64>{});
     else throw Unsupported("head_dim " + std::to_string(p.head_dim) + " has no CUDA kernel");
   });
 }
@@ -328,8 +325,7 @@ void dispatch(const AttnbProblem& p, int32_t stages, F&& f) {
 }  // namespace
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
-                       int32_t splits, int32_t stages, float* part_o, float* part_lse,
-                       int32_t sm_count) {
+                       int32_t splits, float* part_o, float* part_lse, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   DecodeParams params{};
@@ -347,17 +343,15 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = sm_scale * 1.4426950408889634f;
   const auto stream = static_cast<cudaStream_t>(a.stream);
-  dispatch(p, stages, [&](auto* type_tag, auto d, auto st) {
-    launch<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value, decltype(st)::value>(
-        params, sm_count, stream);
+  dispatch(p, [&](auto* type_tag, auto d) {
+    launch<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(params, sm_count, stream);
   });
 }
 
-int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& p, int32_t stages, int32_t sm_count) {
+int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& p, int32_t sm_count) {
   int64_t resident = 0;
-  dispatch(p, stages, [&](auto* type_tag, auto d, auto st) {
-    resident = configure<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value,
-                         decltype(st)::value>(sm_count);
+  dispatch(p, [&](auto* type_tag, auto d) {
+    resident = configure<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(sm_count);
   });
   return resident;
 }

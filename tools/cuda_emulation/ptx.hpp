@@ -6,6 +6,7 @@
 //   mma:       "Matrix Fragments for mma.m16n8k16 with floating point type"
 //   movmatrix: "Warp-level matrix transpose instruction: movmatrix"
 //   wgmma:     "Asynchronous Warpgroup Level Matrix Multiply-Accumulate Instructions"
+//   mbarrier, bar, setmaxnreg: "Parallel Synchronization and Communication Instructions"
 // Shared-memory operands are 32-bit offsets into the block's shared window (what
 // __cvta_generic_to_shared gives); they are checked against it.
 #pragma once
@@ -76,5 +77,25 @@ void wgmma_wait(int pending);
 // consistent.
 inline void wgmma_fence() {}
 inline void fence_proxy_async() {}
+
+// mbarrier.init.shared::cta.b64 [bar], count: `count` arrivals complete a phase; phase 0
+// first. The barrier's state lives beside the block's shared memory, keyed by its address.
+void mbarrier_init(uint32_t bar, uint32_t count);
+// mbarrier.arrive.shared::cta.b64 _, [bar]: one arrival on the current phase.
+void mbarrier_arrive(uint32_t bar);
+// mbarrier.try_wait.parity.shared::cta.b64 p, [bar], parity: true once the phase of that
+// parity has completed (the current phase's parity differs). A try_wait may suspend the
+// thread for a time the GPU chooses; here it waits until then, so a barrier that can never
+// complete shows as a deadlock.
+bool mbarrier_try_wait_parity(uint32_t bar, uint32_t parity);
+// cp.async.mbarrier.arrive.noinc.shared::cta.b64 [bar]: one arrival once every cp.async the
+// thread issued before has landed. With SIMT_CP_ASYNC=wait those copies land when the phase
+// completes: the latest the GPU may land them.
+void cp_async_mbarrier_arrive(uint32_t bar);
+// bar.sync / bar.arrive id, threads: named barrier `id` (1-15) completes when `threads`
+// threads (whole warps) have arrived; sync waits for that, arrive does not.
+void named_barrier(uint32_t id, uint32_t threads, bool wait);
+// setmaxnreg.{inc,dec}.sync.aligned.u32 n: registers are not emulated; n is checked.
+void setmaxnreg(uint32_t registers);
 
 }  // namespace simt::ptx

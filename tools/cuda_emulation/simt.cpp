@@ -57,6 +57,19 @@ struct Launch {
   bool faulted = false;
   bool deadlocked = false;
   void* scheduler = nullptr;  // the context run_block waits in
+  // The block's mbarriers (by shared address) and named barriers (by id).
+  struct MBarrier {
+    uint32_t count = 0, pending = 0;
+    uint32_t phase = 0;           // phases completed
+    std::vector<int> waiters;     // threads in try_wait
+    std::vector<Copy> copies;     // tracked by cp.async.mbarrier.arrive, landing with the phase
+  };
+  std::map<uint32_t, MBarrier> mbarriers;
+  struct Named {
+    uint32_t threads = 0, arrived = 0;
+    std::vector<int> waiters;
+  };
+  std::map<uint32_t, Named> named;
 };
 Launch* g_launch = nullptr;
 
@@ -397,6 +410,8 @@ void start_block(Launch& l, uint3 bid, const Config& c) {
     warp.alive_mask = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
     std::fill(std::begin(warp.parity), std::end(warp.parity), 0);
   }
+  l.mbarriers.clear();
+  l.named.clear();
   // Fresh poison for the dynamic part, a guard past it and the static variables.
   std::memset(g_shared, kPoison, std::min(kSharedWindow, l.dynamic_bytes + kSharedGuard));
   std::memset(g_shared + kSharedWindow - l.static_bytes, kPoison, l.static_bytes);
@@ -599,6 +614,98 @@ void cp_async_wait_group(int pending) {
   retire_groups(current_thread->copy_groups, pending, [](const Copy& c) {
     if (options().async_completes_at_wait) land(c);  // else it landed at issue
   });
+}
+
+// ---- mbarriers and named barriers ----------------------------------------------------------
+
+namespace {
+
+void wake(std::vector<int>& waiters) {
+  if (options().reverse_order)
+    std::sort(waiters.begin(), waiters.end(), std::greater<int>());
+  else
+    std::sort(waiters.begin(), waiters.end());
+  for (int t : waiters) make_runnable(t);
+  waiters.clear();
+}
+
+Launch::MBarrier& mbarrier_at(uint32_t bar, const char* what) {
+  if (bar % 8 != 0) fault("%s: mbarrier address %#x is not 8-byte aligned", what, bar);
+  shared_at(bar, 8, what);
+  auto found = g_launch->mbarriers.find(bar);
+  if (found == g_launch->mbarriers.end()) fault("%s: no mbarrier initialized at %#x", what, bar);
+  return found->second;
+}
+
+void arrive(Launch::MBarrier& b, const char* what) {
+  if (b.pending == 0) fault("%s: an arrival on a completed phase", what);
+  if (--b.pending > 0) return;
+  for (const Copy& c : b.copies) land(c);
+  b.copies.clear();
+  ++b.phase;
+  b.pending = b.count;
+  wake(b.waiters);
+}
+
+}  // namespace
+
+void mbarrier_init(uint32_t bar, uint32_t count) {
+  if (bar % 8 != 0) fault("mbarrier.init: address %#x is not 8-byte aligned", bar);
+  std::memset(shared_at(bar, 8, "mbarrier.init"), 0, 8);
+  if (count == 0 || count > (1u << 20) - 1) fault("mbarrier.init: count %u outside 1..2^20-1", count);
+  Launch::MBarrier& b = g_launch->mbarriers[bar];
+  if (!b.waiters.empty() || !b.copies.empty()) fault("mbarrier.init on a barrier in use");
+  b.count = b.pending = count;
+  b.phase = 0;
+}
+
+void mbarrier_arrive(uint32_t bar) { arrive(mbarrier_at(bar, "mbarrier.arrive"), "mbarrier.arrive"); }
+
+bool mbarrier_try_wait_parity(uint32_t bar, uint32_t parity) {
+  Launch::MBarrier& b = mbarrier_at(bar, "mbarrier.try_wait");
+  while ((b.phase & 1u) == (parity & 1u)) {  // the phase of that parity is still open
+    b.waiters.push_back(current_thread->linear);
+    run_next();
+  }
+  return true;
+}
+
+void cp_async_mbarrier_arrive(uint32_t bar) {
+  Launch::MBarrier& b = mbarrier_at(bar, "cp.async.mbarrier.arrive");
+  Thread& t = *current_thread;
+  if (options().async_completes_at_wait) {  // else they landed at issue
+    b.copies.insert(b.copies.end(), t.open_copies.begin(), t.open_copies.end());
+    for (auto& group : t.copy_groups) {
+      b.copies.insert(b.copies.end(), group.begin(), group.end());
+      group.clear();  // the group stays, empty: wait_group still counts it
+    }
+  }
+  t.open_copies.clear();
+  arrive(b, "cp.async.mbarrier.arrive");
+}
+
+void named_barrier(uint32_t id, uint32_t threads, bool wait) {
+  if (id < 1 || id > 15) fault("bar %u: named barriers here are 1 to 15 (0 is __syncthreads')", id);
+  const unsigned block_threads = current_block_dim.x * current_block_dim.y * current_block_dim.z;
+  if (threads == 0 || threads % 32 != 0 || threads > block_threads)
+    fault("bar %u: %u threads is not a positive multiple of 32 within the block", id, threads);
+  Launch::Named& b = g_launch->named[id];
+  if (b.arrived > 0 && b.threads != threads)
+    fault("bar %u: %u threads expected, %u arrived for %u", id, threads, b.arrived, b.threads);
+  b.threads = threads;
+  if (++b.arrived == threads) {
+    b.arrived = 0;
+    wake(b.waiters);
+    return;
+  }
+  if (!wait) return;
+  b.waiters.push_back(current_thread->linear);
+  run_next();
+}
+
+void setmaxnreg(uint32_t registers) {
+  if (registers < 24 || registers > 256 || registers % 8 != 0)
+    fault("setmaxnreg %u: expected a multiple of 8 from 24 to 256", registers);
 }
 
 void ldmatrix(bool trans, uint32_t address, uint32_t* const* regs, int count) {

@@ -1,5 +1,6 @@
 // The emulator checked against CUDA's definitions, independently of any plugin: warp
-// collectives, block votes, shared memory, cp.async in both landing modes, ldmatrix,
+// collectives, block votes, shared memory, cp.async in both landing modes, mbarriers and
+// named barriers, ldmatrix,
 // movmatrix and mma against the PTX fragment tables, and the faults it must report. Written
 // as CUDA (inline PTX, <<<>>>, __shared__), translated by translate.py like the plugins; run
 // by CTest (cuda_emulation_selftest). Exit status 1 on any mismatch.
@@ -161,6 +162,88 @@ void check_copies() {
   }
   unsetenv("SIMT_CP_ASYNC");
   expect(ok, "cp.async lands at issue or at the wait, zero-fills past src-size");
+}
+
+// ---- mbarriers and named barriers ---------------------------------------------------------
+
+__device__ void wait_phase(unsigned bar, unsigned parity) {
+  unsigned done = 0;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity));
+  } while (!done);
+}
+
+// A warp-specialized ring of two stages: warp 0 copies tile i (128 floats) into stage i % 2
+// with cp.async once warp 1 has released it (empty), and signals it (full) through
+// cp.async.mbarrier.arrive; warp 1 waits for it, writes 2x each value out, releases it. Then
+// a named barrier: warp 0 sets a flag and arrives, warp 1 syncs and reads it.
+__global__ void ring(const float* src, float* out, int tiles, int* flag_seen) {
+  __shared__ __align__(16) float stage[2][128];
+  __shared__ __align__(8) unsigned long long full[2], empty[2];
+  __shared__ int flag;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (threadIdx.x == 0)
+    for (int s = 0; s < 2; ++s) {
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(shared_address(&full[s])), "r"(32));
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(shared_address(&empty[s])), "r"(32));
+    }
+  __syncthreads();
+  for (int i = 0; i < tiles; ++i) {
+    const int s = i % 2;
+    const unsigned parity = (i / 2) & 1;
+    if (warp == 0) {
+      wait_phase(shared_address(&empty[s]), parity ^ 1);  // the first round passes at once
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared_address(&stage[s][4 * lane])),
+                   "l"(src + 128 * i + 4 * lane));
+      asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(shared_address(&full[s])));
+    } else {
+      wait_phase(shared_address(&full[s]), parity);
+      for (int k = 0; k < 4; ++k) out[128 * i + 4 * lane + k] = 2.0f * stage[s][4 * ((lane + 1) % 32) + k];
+      asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(shared_address(&empty[s])));
+    }
+  }
+  if (warp == 0) {
+    flag = 7;
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(1), "r"(64));
+  } else {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(1), "r"(64));
+    flag_seen[lane] = flag;
+  }
+}
+
+// Waits for a phase no thread completes.
+__global__ void stuck() {
+  __shared__ __align__(8) unsigned long long bar;
+  if (threadIdx.x == 0) asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(shared_address(&bar)), "r"(64));
+  __syncthreads();
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(shared_address(&bar)));
+  wait_phase(shared_address(&bar), 0);  // 32 of the 64 arrivals come
+}
+
+void check_barriers() {
+  constexpr int kTiles = 6;
+  std::vector<float> src(128 * kTiles), out(128 * kTiles);
+  std::vector<int> seen(32);
+  for (int i = 0; i < 128 * kTiles; ++i) src[i] = i + 0.25f;
+  bool ok = true;
+  for (const char* mode : {"issue", "wait"}) {
+    setenv("SIMT_CP_ASYNC", mode, 1);
+    std::fill(out.begin(), out.end(), -1.0f);
+    ring<<<1, 64>>>(src.data(), out.data(), kTiles, seen.data());
+    ok &= cudaGetLastError() == cudaSuccess;
+    for (int i = 0; i < kTiles; ++i)
+      for (int lane = 0; lane < 32; ++lane)
+        for (int k = 0; k < 4; ++k)
+          ok &= out[128 * i + 4 * lane + k] == 2.0f * src[128 * i + 4 * ((lane + 1) % 32) + k];
+    for (int lane = 0; lane < 32; ++lane) ok &= seen[lane] == 7;
+  }
+  unsetenv("SIMT_CP_ASYNC");
+  expect(ok, "an mbarrier ring of cp.async stages and a named barrier order producer and consumer");
+  stuck<<<1, 32>>>();
+  expect(cudaGetLastError() == cudaErrorLaunchFailure, "a phase that cannot complete is a deadlock");
 }
 
 // ---- ldmatrix and mma ---------------------------------------------------------------------
@@ -361,6 +444,7 @@ int main() {
     check_block_work();
     check_atomics();
     check_copies();
+    check_barriers();
     check_ldmatrix();
     check_movmatrix();
     check_mma();
