@@ -242,6 +242,10 @@ constexpr int kConsumerWarps = 8;
 constexpr int kTileQ = 2 * kGroupRows;
 constexpr uint32_t kProducerBarrier = 1;   // named barrier of the producer's 128 threads
 constexpr uint32_t kTurnBarrier = 2;       // + consumer: its turn to issue wgmmas (256 threads)
+// The block's 384 x 168 registers, shared out unevenly (setmaxnreg): the producer's copies
+// need few, a consumer's S, P and O tiles at 128 keys about 200.
+constexpr int kProducerRegisters = 40, kConsumerRegisters = 232;
+static_assert(kProducerThreads * kProducerRegisters + 2 * 128 * kConsumerRegisters <= 65536, "one block an SM");
 }  // namespace ws
 
 template <typename T, int D, int TKV>
@@ -282,6 +286,7 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
   const auto parity = [](int32_t i) { return static_cast<uint32_t>(i / 2) & 1u; };  // of tile i's use of its stage
 
   if (threadIdx.x < ws::kProducerThreads) {
+    ptx::release_registers<ws::kProducerRegisters>();
     // Tile j's page plan lives from K(j)'s copies to V(j)'s, issued a step later: three slots,
     // and one producer barrier a step between a slot's last reader and its next writer.
     const int32_t* pages = sequence_pages(p, tile.b);
@@ -318,6 +323,7 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
     return;
   }
 
+  ptx::claim_registers<ws::kConsumerRegisters>();
   const int consumer = threadIdx.x / 128 - 1, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x & 31;
   const int group_row0 = consumer * kGroupRows, warp_row0 = group_row0 + warp * 16;
   const bool group_active = group_row0 < rows;
@@ -493,7 +499,7 @@ void cuda_prefill_wgmma(const AttnbProblem& p, const Tunables& t, const AttnbAtt
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
       if (t.wgmma == 2 && t.tile_q == ws::kTileQ) {
-        with_constant<32, 64>(tile_kv_of(t, 64), "tile_kv (warp-specialized prefill)", [&](auto tkv) {
+        with_constant<32, 64, 128>(tile_kv_of(t, 64), "tile_kv", [&](auto tkv) {
           launch_prefill_ws<T, decltype(d)::value, decltype(tkv)::value>(params, tiles, stream);
         });
         return;
