@@ -120,11 +120,11 @@ __device__ __forceinline__ void warp_attend_cols(const QueryCols<T, D>& q, const
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 16));
     const float new_max = fmaxf(st.max[j], tile_max);
     const float base = new_max == kNegInf ? 0.0f : new_max;  // as in warp_attend_tile
-    correction[j] = exp2f(st.max[j] - base);
+    correction[j] = ptx::exp2_ftz(st.max[j] - base);
     max_moved |= correction[j] != 1.0f;
     st.max[j] = new_max;
-    s[j] = exp2f(s[j] - base);
-    s[j + 2] = exp2f(s[j + 2] - base);
+    s[j] = ptx::exp2_ftz(s[j] - base);
+    s[j + 2] = ptx::exp2_ftz(s[j + 2] - base);
     st.sum[j] = st.sum[j] * correction[j] + s[j] + s[j + 2];
   }
   if (__any_sync(0xffffffffu, max_moved)) {

@@ -115,7 +115,7 @@ __device__ __forceinline__ RowRescale<MT> softmax_weights(float (&s)[MT][KEYS / 
                                                           bool masked, const RowBounds<MT>& bounds,
                                                           float scale_log2, WarpState<D, MT>& st) {
   const int t = threadIdx.x & 3;
-  // exp2 is the native instruction.
+  // Scores in log2 units: the weights are 2^x, the native instruction (ptx::exp2_ftz).
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -147,7 +147,7 @@ __device__ __forceinline__ RowRescale<MT> softmax_weights(float (&s)[MT][KEYS / 
       // A row that has seen only masked keys so far keeps max -inf: subtract 0 instead, so
       // its weights are exp2(-inf) = 0 rather than exp2(-inf + inf) = NaN.
       const float base = new_max == kNegInf ? 0.0f : new_max;
-      rescale.factor[mt][half] = exp2f(st.max[mt][half] - base);  // 0 while the old max is -inf
+      rescale.factor[mt][half] = ptx::exp2_ftz(st.max[mt][half] - base);  // 0 while the old max is -inf
       rescale.max_moved |= rescale.factor[mt][half] != 1.0f;
       st.max[mt][half] = new_max;
       float tile_sum = 0.0f;
@@ -155,7 +155,7 @@ __device__ __forceinline__ RowRescale<MT> softmax_weights(float (&s)[MT][KEYS / 
       for (int n = 0; n < KEYS / 8; ++n)
 #pragma unroll
         for (int c = 2 * half; c < 2 * half + 2; ++c) {
-          s[mt][n][c] = exp2f(s[mt][n][c] - base);
+          s[mt][n][c] = ptx::exp2_ftz(s[mt][n][c] - base);
           tile_sum += s[mt][n][c];
         }
       st.sum[mt][half] = st.sum[mt][half] * rescale.factor[mt][half] + tile_sum;

@@ -111,4 +111,14 @@ __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
   return *reinterpret_cast<const uint32_t*>(&h);
 }
 
+// 2^x on the native instruction, a subnormal result flushed to 0 (a softmax weight that
+// small vanishes beside the row's largest, 1). exp2f adds three instructions to every call
+// (a range test and two multiplies) to get subnormals right: in the prefill's softmax, about
+// a third of the instructions a score takes.
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 }  // namespace attnbench::ptx

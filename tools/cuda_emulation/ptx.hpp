@@ -98,4 +98,8 @@ void named_barrier(uint32_t id, uint32_t threads, bool wait);
 // setmaxnreg.{inc,dec}.sync.aligned.u32 n: registers are not emulated; n is checked.
 void setmaxnreg(uint32_t registers);
 
+// ex2.approx.ftz.f32: 2^x with subnormal inputs and results flushed to (signed) zero; libm's
+// exp2f stands in for the GPU's approximation (within 2 ulp of it).
+float ex2_approx_ftz(float x);
+
 }  // namespace simt::ptx

@@ -703,6 +703,12 @@ void named_barrier(uint32_t id, uint32_t threads, bool wait) {
   run_next();
 }
 
+float ex2_approx_ftz(float x) {
+  if (std::fpclassify(x) == FP_SUBNORMAL) x = 0.0f;
+  const float y = std::exp2(x);
+  return std::fpclassify(y) == FP_SUBNORMAL ? 0.0f : y;
+}
+
 void setmaxnreg(uint32_t registers) {
   if (registers < 24 || registers > 256 || registers % 8 != 0)
     fault("setmaxnreg %u: expected a multiple of 8 from 24 to 256", registers);

@@ -186,6 +186,8 @@ INSTRUCTIONS = [
     (re.compile(r'wgmma\.wait_group\.sync\.aligned\s+' + REG + '$'),
      lambda m: f'simt::ptx::wgmma_wait({m.group(1)})'),
     (re.compile(r'fence\.proxy\.async\.shared::cta$'), lambda m: 'simt::ptx::fence_proxy_async()'),
+    (re.compile(r'ex2\.approx\.ftz\.f32\s+(%\d+),\s*(%\d+)$'),
+     lambda m: f'{m.group(1)} = simt::ptx::ex2_approx_ftz({m.group(2)})'),
     # mbarriers, named barriers, register reallocation (async_barrier_ptx.cuh).
     (re.compile(r'mbarrier\.init\.shared(?:::cta)?\.b64\s+\[(%\d+)\],\s*' + REG + '$'),
      lambda m: f'simt::ptx::mbarrier_init({m.group(1)}, {m.group(2)})'),

@@ -246,6 +246,20 @@ void check_barriers() {
   expect(cudaGetLastError() == cudaErrorLaunchFailure, "a phase that cannot complete is a deadlock");
 }
 
+__global__ void powers_of_two(const float* x, float* y) {
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y[threadIdx.x]) : "f"(x[threadIdx.x]));
+}
+
+void check_ex2() {
+  const std::vector<float> x = {0.0f, 3.0f, -1.0f, -130.0f, -INFINITY, 1e-40f};
+  const std::vector<float> want = {1.0f, 8.0f, 0.5f, 0.0f, 0.0f, 1.0f};  // 2^-130 is subnormal: 0
+  std::vector<float> y(x.size(), -1.0f);
+  powers_of_two<<<1, static_cast<unsigned>(x.size())>>>(x.data(), y.data());
+  bool ok = cudaGetLastError() == cudaSuccess;
+  for (std::size_t i = 0; i < x.size(); ++i) ok &= y[i] == want[i];
+  expect(ok, "ex2.approx.ftz: exact powers of two, subnormal inputs and results flushed");
+}
+
 // ---- ldmatrix and mma ---------------------------------------------------------------------
 
 // Four 8x8 fp16 matrices m[i][r][c] = 1000 i + 10 r + c (exact in fp16 up to 3077) in shared
@@ -445,6 +459,7 @@ int main() {
     check_atomics();
     check_copies();
     check_barriers();
+    check_ex2();
     check_ldmatrix();
     check_movmatrix();
     check_mma();
