@@ -105,9 +105,10 @@ struct RowRescale {
 
 // The softmax half of the online-softmax step of one tile of scores, on the C fragments of MT
 // m16 tiles x KEYS / 8 n8 tiles (element c of n8 tile n is row g + 8 (c / 2) of m16 tile mt,
-// key key0 + 8 n + 2 t + c % 2): scores to log2 units, -inf outside each row's bounds when
-// `masked` (tiles inside every row's bounds skip the check), the running max raised to the
-// tile's, the sum rescaled, and s overwritten with P = exp2(S - max), not yet rounded. It
+// key key0 + 8 n + 2 t + c % 2): scores outside each row's bounds masked when `masked`
+// (tiles inside every row's bounds skip the check), the running max (log2 units) raised to
+// the tile's, the sum rescaled, and s overwritten with P = exp2(S scale_log2 - max), not yet
+// rounded. It
 // leaves the accumulator alone (rescale_output does that), so the wgmma prefill can run it
 // while the previous tile's P V is still in flight.
 template <int D, int MT, int KEYS>
@@ -115,21 +116,24 @@ __device__ __forceinline__ RowRescale<MT> softmax_weights(float (&s)[MT][KEYS / 
                                                           bool masked, const RowBounds<MT>& bounds,
                                                           float scale_log2, WarpState<D, MT>& st) {
   const int t = threadIdx.x & 3;
-  // Scores in log2 units: the weights are 2^x, the native instruction (ptx::exp2_ftz).
+  // The scores stay as the product gave them until the exponent, 2^(s * scale_log2 - max), is
+  // one FFMA: the largest of s * scale_log2 is scale_log2 times the largest score, or the
+  // smallest for a negative scale. Masked scores become the extreme that never wins.
+  const bool ascending = scale_log2 > 0;
+  if (masked) {
+    const float never = ascending ? kNegInf : -kNegInf;
 #pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
+    for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-    for (int n = 0; n < KEYS / 8; ++n)
+      for (int n = 0; n < KEYS / 8; ++n)
 #pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        s[mt][n][c] *= scale_log2;
-        if (masked) {
+        for (int c = 0; c < 4; ++c) {
           const int32_t key = key0 + n * 8 + 2 * t + (c & 1);
-          if (key < bounds.lo[mt][c >> 1] || key >= bounds.hi[mt][c >> 1]) s[mt][n][c] = kNegInf;
+          if (key < bounds.lo[mt][c >> 1] || key >= bounds.hi[mt][c >> 1]) s[mt][n][c] = never;
         }
-      }
+  }
 
-  // Online softmax, per row: the quad's 4 threads hold the row's columns, so the max is
+  // Online softmax, per row: the quad's 4 threads hold the row's columns, so the extreme is
   // reduced over the quad with two shuffles; the sum stays per thread until the end.
   RowRescale<MT> rescale;
   rescale.max_moved = false;
@@ -137,13 +141,21 @@ __device__ __forceinline__ RowRescale<MT> softmax_weights(float (&s)[MT][KEYS / 
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      float tile_max = kNegInf;
+      float extreme = s[mt][0][2 * half];
+      if (ascending) {
 #pragma unroll
-      for (int n = 0; n < KEYS / 8; ++n)
-        tile_max = fmaxf(tile_max, fmaxf(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
-      const float new_max = fmaxf(st.max[mt][half], tile_max);
+        for (int n = 0; n < KEYS / 8; ++n)
+          extreme = fmaxf(extreme, fmaxf(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
+        extreme = fmaxf(extreme, __shfl_xor_sync(0xffffffffu, extreme, 1));
+        extreme = fmaxf(extreme, __shfl_xor_sync(0xffffffffu, extreme, 2));
+      } else {
+#pragma unroll
+        for (int n = 0; n < KEYS / 8; ++n)
+          extreme = fminf(extreme, fminf(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
+        extreme = fminf(extreme, __shfl_xor_sync(0xffffffffu, extreme, 1));
+        extreme = fminf(extreme, __shfl_xor_sync(0xffffffffu, extreme, 2));
+      }
+      const float new_max = fmaxf(st.max[mt][half], extreme * scale_log2);  // -inf: all masked
       // A row that has seen only masked keys so far keeps max -inf: subtract 0 instead, so
       // its weights are exp2(-inf) = 0 rather than exp2(-inf + inf) = NaN.
       const float base = new_max == kNegInf ? 0.0f : new_max;
@@ -155,7 +167,7 @@ __device__ __forceinline__ RowRescale<MT> softmax_weights(float (&s)[MT][KEYS / 
       for (int n = 0; n < KEYS / 8; ++n)
 #pragma unroll
         for (int c = 2 * half; c < 2 * half + 2; ++c) {
-          s[mt][n][c] = ptx::exp2_ftz(s[mt][n][c] - base);
+          s[mt][n][c] = ptx::exp2_ftz(fmaf(s[mt][n][c], scale_log2, -base));
           tile_sum += s[mt][n][c];
         }
       st.sum[mt][half] = st.sum[mt][half] * rescale.factor[mt][half] + tile_sum;

@@ -245,6 +245,7 @@ constexpr uint32_t kTurnBarrier = 2;       // + consumer: its turn to issue wgmm
 // The block's 384 x 168 registers, shared out unevenly (setmaxnreg): the producer's copies
 // need few, a consumer's S, P and O tiles at 128 keys about 200.
 constexpr int kProducerRegisters = 40, kConsumerRegisters = 232;
+constexpr int kTileKv = 128;  // its own tile (tile_kv 0): 281 TFLOP/s against 245 with 64 keys
 static_assert(kProducerThreads * kProducerRegisters + 2 * 128 * kConsumerRegisters <= 65536, "one block an SM");
 }  // namespace ws
 
@@ -287,7 +288,7 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
 
   if (threadIdx.x < ws::kProducerThreads) {
     ptx::release_registers<ws::kProducerRegisters>();
-    // Tile j's page plan lives from K(j)'s copies to V(j)'s, issued a step later: three slots,
+    // Tile j's page plan is made two steps before V(j)'s copies, its last reader: three slots,
     // and one producer barrier a step between a slot's last reader and its next writer.
     const int32_t* pages = sequence_pages(p, tile.b);
     const auto plan = [&](int32_t j) {
@@ -307,16 +308,20 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
     };
     const T* q = static_cast<const T*>(p.q);
     plan(0);
+    if (num_tiles > 1) plan(1);
     ptx::named_barrier_sync(ws::kProducerBarrier, ws::kProducerThreads);
     load_rows_async<T, D, TQ, ws::kProducerThreads, QLayout>(sQ, q, [&](int r) -> int64_t {
       return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
     });
     load_k(0);  // Q lands with K(0)
+    // Step j copies K(j + 1) and V(j), then looks up the pages of tile j + 2 while they fly:
+    // the barrier at the top publishes the plan made a step earlier, and frees the slot the
+    // step's plan overwrites (tile j - 1's, last read by V(j - 1)).
     for (int32_t j = 0; j < num_tiles; ++j) {
-      if (j + 1 < num_tiles) plan(j + 1);
       ptx::named_barrier_sync(ws::kProducerBarrier, ws::kProducerThreads);
       if (j + 1 < num_tiles) load_k(j + 1);
       load_v(j);
+      if (j + 2 < num_tiles) plan(j + 2);
     }
     // Every copy has landed and been read once the consumers release the last V stage.
     ptx::mbarrier_wait(empty_v((num_tiles - 1) & 1), parity(num_tiles - 1));
@@ -491,6 +496,18 @@ bool cuda_wgmma_runs_here() {
   return major == 9 && minor == 0;  // sm_90a code runs on compute capability 9.0 alone
 }
 
+namespace {
+
+// Which wgmma kernel runs (the tunable wgmma): 3 the warp-specialized one, 2 the one whose
+// warps all copy, 1 the one measured faster at the head dim (H200, 4 x 4096 causal,
+// results/h200/README.md: warp-specialized at 128, the other at 64). The warp-specialized
+// kernel has 128 query rows a tile.
+bool warp_specialized(const Tunables& t, int32_t head_dim) {
+  return t.tile_q == ws::kTileQ && (t.wgmma == 3 || (t.wgmma == 1 && head_dim == 128));
+}
+
+}  // namespace
+
 void cuda_prefill_wgmma(const AttnbProblem& p, const Tunables& t, const AttnbAttendArgs& a,
                         int32_t tiles) {
   const AttendParams params = make_params(p, a);
@@ -498,8 +515,8 @@ void cuda_prefill_wgmma(const AttnbProblem& p, const Tunables& t, const AttnbAtt
   plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
-      if (t.wgmma == 2 && t.tile_q == ws::kTileQ) {
-        with_constant<32, 64, 128>(tile_kv_of(t, 64), "tile_kv", [&](auto tkv) {
+      if (warp_specialized(t, p.head_dim)) {
+        with_constant<32, 64, 128>(tile_kv_of(t, ws::kTileKv), "tile_kv", [&](auto tkv) {
           launch_prefill_ws<T, decltype(d)::value, decltype(tkv)::value>(params, tiles, stream);
         });
         return;

@@ -11,14 +11,15 @@ const AttnbTunable* tunable_table(std::size_t* count) {
   static const int64_t num_splits[] = {0, 1, 2, 4, 8, 16, 32};
   static const int64_t decode_stages[] = {0, 2, 3};
   static const int64_t on_off[] = {0, 1};
-  static const int64_t prefill_kernels[] = {0, 1, 2};
+  static const int64_t prefill_kernels[] = {0, 1, 2, 3};
   const Tunables defaults;
   static const AttnbTunable table[] = {
       {sizeof(AttnbTunable), "tile_q", "query rows per tile (one CUDA block)", tile_q, 2,
        defaults.tile_q},
       {sizeof(AttnbTunable), "tile_kv",
        "keys per tile (one shared-memory stage); 0 = each kernel's own: in the wgmma prefill 32 "
-       "(64 at head dim 64), in the CUDA decode 32 or 64 by its split plan, 64 elsewhere",
+       "(64 at head dim 64), 128 in the warp-specialized one, in the CUDA decode 32 or 64 by its "
+       "split plan, 64 elsewhere",
        tile_kv, 4, defaults.tile_kv},
       {sizeof(AttnbTunable), "warp_rows",
        "query rows per warp in CUDA prefill (m16 MMA tiles x 16)", warp_rows, 2,
@@ -33,10 +34,11 @@ const AttnbTunable* tunable_table(std::size_t* count) {
        "CUDA decode: split blocks claim K/V tiles as they go (1: from 4 splits on) or take fixed ranges (0)",
        on_off, 2, defaults.claim_tiles},
       {sizeof(AttnbTunable), "wgmma",
-       "CUDA prefill on Hopper's warpgroup MMA (1: where the device and build have it; tile_q rows "
-       "in warpgroups of 64, warp_rows unused; 2: warp-specialized, a producer warpgroup and two "
-       "consumers, at tile_q 128) or on mma.sync (0)",
-       prefill_kernels, 3, defaults.wgmma},
+       "CUDA prefill kernel: 0 mma.sync; on Hopper's warpgroup MMA where the device and build "
+       "have it (tile_q rows in warpgroups of 64, warp_rows unused), 1 the faster of the two "
+       "below for the head dim, 2 every warp copying K/V, 3 warp-specialized (a producer "
+       "warpgroup, two consumers; tile_q 128)",
+       prefill_kernels, 4, defaults.wgmma},
   };
   *count = sizeof(table) / sizeof(table[0]);
   return table;

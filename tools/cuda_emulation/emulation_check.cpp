@@ -190,7 +190,7 @@ Dimensions dimensions_of(const AttnbDescriptor& d) {
       (d.flags & ATTNB_FLAG_K_PER_CHANNEL_SCALES))
     out.quant_modes.push_back(ATTNB_KV_QUANT_K_PER_CHANNEL);
   out.page_sizes = {16, 7, 1, 64};
-  out.scales = {0.0f, 0.06f};
+  out.scales = {0.0f, 0.06f, -0.06f};  // a negative scale too: the softmax must not assume the sign
   return out;
 }
 
