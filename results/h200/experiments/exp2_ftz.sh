@@ -13,7 +13,7 @@ export ATTNB_TEST_PLUGIN_DIR=$PWD/stage/lib/attnbench/plugins
   nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv,noheader
   timeout 200 stage/libexec/attnbench/tests/fused_plugin_test --gtest_brief=1 --gtest_filter='*/cuda' 2>&1 | tail -3
   timeout 100 $bin validate --device cuda --plugin fused,int8_kv 2>&1 | tail -1
-  timeout 200 $cuda/compute-sanitizer --tool memcheck stage/libexec/attnbench/tests/fused_plugin_test \
+  timeout 120 $cuda/compute-sanitizer --tool memcheck stage/libexec/attnbench/tests/fused_plugin_test \
       --gtest_brief=1 --gtest_filter='*EveryTileShape*/cuda' 2>&1 | tail -3
 } > "$out/checks.log" 2>&1
 cat "$out/checks.log"
