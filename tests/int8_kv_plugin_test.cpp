@@ -96,10 +96,16 @@ struct Result {
   std::vector<int32_t> q_lens;
 };
 
-// Appends `calls`, then one prefill (queries: the last call's tokens) or decode; kv_splits >= 0
-// sets the tunable first.
+// A tunable set before the calls, or none (name null).
+struct Setting {
+  const char* name = nullptr;
+  int64_t value = 0;
+};
+
+// Appends `calls`, then one prefill (queries: the last call's tokens) or decode, with
+// `setting` applied first.
 Result run(const LoadedPlugin& plugin, AttnbProblem p, const Calls& calls, bool decode, Data data,
-           uint64_t seed, int64_t kv_splits = -1) {
+           uint64_t seed, Setting setting = {}) {
   const std::size_t batch = calls[0].size();
   const int32_t hkv = p.num_kv_heads, d = p.head_dim;
   Result r;
@@ -132,7 +138,7 @@ Result run(const LoadedPlugin& plugin, AttnbProblem p, const Calls& calls, bool 
   }
 
   AttentionSession session(plugin, p, pages, seed);
-  if (kv_splits >= 0) session.op().set_tunable("kv_splits", kv_splits);
+  if (setting.name) session.op().set_tunable(setting.name, setting.value);
   const std::size_t kv_row = static_cast<std::size_t>(hkv) * d;
   std::vector<int32_t> done(batch, 0);
   for (const auto& call : calls) {
@@ -211,14 +217,15 @@ class Int8KvPlugin : public testing::TestWithParam<AttnbDevice> {
   // The plugin matches its dequantized cache tightly and the exact reference within int8's
   // tolerance (the latter only for data the int8 tolerance is derived for).
   Result expect_matches(const AttnbProblem& p, const Pattern& pattern, Data data, uint64_t seed,
-                        int64_t kv_splits = -1) {
-    Result r = run(*plugin_, p, pattern.calls, pattern.decode, data, seed, kv_splits);
+                        Setting setting = {}) {
+    Result r = run(*plugin_, p, pattern.calls, pattern.decode, data, seed, setting);
     const Comparison tight = compare(r.got, r.over_cache, tolerance_for(p.dtype));
-    EXPECT_TRUE(tight.passed()) << describe(p, pattern, seed) << ": vs the dequantized cache max_abs "
+    const std::string set = setting.name ? std::string(" ") + setting.name + "=" + std::to_string(setting.value) : "";
+    EXPECT_TRUE(tight.passed()) << describe(p, pattern, seed) << set << ": vs the dequantized cache max_abs "
                                 << tight.max_abs_error << ", " << tight.violations << " violations";
     if (!data.outliers) {
       const Comparison exact = compare(r.got, r.exact, tolerance_for(p.dtype, p.kv_cache_dtype));
-      EXPECT_TRUE(exact.passed()) << describe(p, pattern, seed) << ": vs fp64 max_abs " << exact.max_abs_error;
+      EXPECT_TRUE(exact.passed()) << describe(p, pattern, seed) << set << ": vs fp64 max_abs " << exact.max_abs_error;
     }
     return r;
   }
@@ -245,15 +252,20 @@ TEST_P(Int8KvPlugin, MatchesAttentionOverItsDequantizedCache) {
               expect_matches(problem(dtype, hq, hkv, d, mode, mask.causal, mask.window), pattern, {}, ++seed);
 }
 
-TEST_P(Int8KvPlugin, LongDecodeMatchesForEverySplitCount) {
+// Every value of every tunable the plugin declares (split counts, tile sizes), each on a
+// long decode that crosses many tiles and splits.
+TEST_P(Int8KvPlugin, LongDecodeMatchesForEveryTunableValue) {
   uint64_t seed = std::random_device{}();
-  const AttnbTunable* splits = find_tunable(plugin_->descriptor(), "kv_splits");
-  ASSERT_NE(splits, nullptr);
+  const AttnbDescriptor& d = plugin_->descriptor();
+  ASSERT_NE(find_tunable(d, "kv_splits"), nullptr);
+  ASSERT_NE(find_tunable(d, "tile_kv"), nullptr);
   const int32_t dtype = dtypes()[0];
   for (int32_t mode : {ATTNB_KV_QUANT_PER_TOKEN, ATTNB_KV_QUANT_K_PER_CHANNEL}) {
-    expect_matches(problem(dtype, 32, 8, 128, mode), kLongDecode, {}, ++seed);  // chosen splits
-    for (std::size_t i = 0; i < splits->num_values; ++i)
-      expect_matches(problem(dtype, 8, 2, 64, mode), kLongDecode, {}, ++seed, splits->values[i]);
+    expect_matches(problem(dtype, 32, 8, 128, mode), kLongDecode, {}, ++seed);  // the defaults
+    for (std::size_t t = 0; t < d.num_tunables; ++t)
+      for (std::size_t i = 0; i < d.tunables[t].num_values; ++i)
+        expect_matches(problem(dtype, 8, 2, 64, mode), kLongDecode, {}, ++seed,
+                       {d.tunables[t].name, d.tunables[t].values[i]});
   }
 }
 

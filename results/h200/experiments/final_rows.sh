@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device call (H200), the session's final build: fused checked on CUDA (its tests sweep
 # every prefill kernel, tile and decode setting; validate for fused and int8_kv; memcheck on
-# the tile sweep); the prefill kernels x tiles at 4 x 4096 causal (rows.csv); then fused's and
+# the tile sweep); the prefill kernels x tiles at 4 x 4096 causal and int8_kv's decode tiles
+# (rows.csv); then fused's and
 # int8_kv's rows of results/h200 measured again (their rows were deleted from bench.csv and
 # tune.csv first): the headline stage and tune. Run from the repository root over stage.tar.xz.
 set -uo pipefail
@@ -22,10 +23,13 @@ export ATTNB_TEST_PLUGIN_DIR=$PWD/stage/lib/attnbench/plugins
       --sweep-tunable wgmma=2,3 --sweep-tunable tile_kv=0,32,64,128 2>&1 | tail -1
   timeout 100 $bin bench --plugin fused "${common[@]}" --preset llama3-8b,tinyllama --dtype bf16,fp16 \
       --sweep-tunable wgmma=1,2,3 2>&1 | tail -1
+  timeout 100 $bin bench --plugin int8_kv --out "$out/rows.csv" --resume --min-time 0.2 --max-time 0.6 \
+      --preset llama3-8b --dtype fp16 --phase decode --batch 1,8,32 --context 4096,32768,65536 \
+      --sweep-tunable tile_kv=32,64 2>&1 | tail -1
   python3 - "$out" <<'PY'
 import csv, sys
 for r in csv.DictReader(open(f"{sys.argv[1]}/rows.csv")):
-    print(" | ".join(r[k] for k in ("plugin", "preset", "dtype", "tunables", "status", "time_p50_s", "tflops", "compute_pct", "commit")))
+    print(" | ".join(r[k] for k in ("plugin", "preset", "dtype", "phase", "batch", "context", "tunables", "status", "time_p50_s", "tflops", "compute_pct", "bandwidth_pct", "commit")))
 PY
 } > "$out/checks.log" 2>&1
 cat "$out/checks.log"
