@@ -252,13 +252,12 @@ TEST_P(Int8KvPlugin, MatchesAttentionOverItsDequantizedCache) {
               expect_matches(problem(dtype, hq, hkv, d, mode, mask.causal, mask.window), pattern, {}, ++seed);
 }
 
-// Every value of every tunable the plugin declares (split counts, tile sizes), each on a
+// Every value of every tunable the plugin declares (the split counts), each on a
 // long decode that crosses many tiles and splits.
 TEST_P(Int8KvPlugin, LongDecodeMatchesForEveryTunableValue) {
   uint64_t seed = std::random_device{}();
   const AttnbDescriptor& d = plugin_->descriptor();
   ASSERT_NE(find_tunable(d, "kv_splits"), nullptr);
-  ASSERT_NE(find_tunable(d, "tile_kv"), nullptr);
   const int32_t dtype = dtypes()[0];
   for (int32_t mode : {ATTNB_KV_QUANT_PER_TOKEN, ATTNB_KV_QUANT_K_PER_CHANNEL}) {
     expect_matches(problem(dtype, 32, 8, 128, mode), kLongDecode, {}, ++seed);  // the defaults

@@ -289,44 +289,43 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
       static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
 }
 
-// The kernel for T, D and TKV, given its shared memory once, and how many blocks of it the
-// device holds at once.
-template <typename T, int D, int TKV>
+constexpr int kTileKv = kFlashDecodeTileKv;
+
+// The kernel for T and D, given its shared memory once, and how many blocks of it the device
+// holds at once.
+template <typename T, int D>
 int64_t configure(int32_t sm_count) {
-  constexpr std::size_t kSmem = SharedLayout<T, D, TKV>::bytes;
-  const auto kernel = int8_flash_decode_kernel<T, D, TKV>;
+  constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv>::bytes;
+  const auto kernel = int8_flash_decode_kernel<T, D, kTileKv>;
   static const bool configured =
       (plain_kv::allow_shared_memory(kernel, kSmem, "int8_kv decode kernel"), true);
   (void)configured;
-  static const int64_t resident = plain_kv::resident_blocks(kernel, TKV / 16 * 32, kSmem, sm_count);
+  static const int64_t resident = plain_kv::resident_blocks(kernel, kTileKv / 16 * 32, kSmem, sm_count);
   return resident;
 }
 
-template <typename T, int D, int TKV>
+template <typename T, int D>
 void launch(const DecodeParams& params, int32_t sm_count, cudaStream_t stream) {
-  configure<T, D, TKV>(sm_count);
+  configure<T, D>(sm_count);
   const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
-  constexpr std::size_t kSmem = SharedLayout<T, D, TKV>::bytes;
-  int8_flash_decode_kernel<T, D, TKV><<<grid, TKV / 16 * 32, kSmem, stream>>>(params);
+  int8_flash_decode_kernel<T, D, kTileKv><<<grid, kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream>>>(params);
   plain_kv::check_launch("int8_kv tensor-core decode kernel");
 }
 
-// Calls f(T*, integral_constant D, integral_constant TKV) for the problem's dtype and head
-// dim and the keys per tile asked for.
+// Calls f(T*, integral_constant D) for the problem's dtype and head dim.
 template <typename F>
-void dispatch(const AttnbProblem& p, int32_t tile_kv, F&& f) {
+void dispatch(const AttnbProblem& p, F&& f) {
   plain_kv::dispatch_half_types(p.dtype, [&](auto* type_tag) {
-    plain_kv::with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
-      plain_kv::with_constant<32, 64>(tile_kv, "tile_kv", [&](auto tkv) { f(type_tag, d, tkv); });
-    });
+    if (p.head_dim == 128) f(type_tag, std::integral_constant<int, 128>{});
+    else if (p.head_dim == 64) f(type_tag, std::integral_constant<int, 64>{});
+    else throw Unsupported("head_dim " + std::to_string(p.head_dim) + " has no CUDA kernel");
   });
 }
 
 }  // namespace
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
-                       int32_t splits, int32_t tile_kv, float* part_o, float* part_lse,
-                       int32_t sm_count) {
+                       int32_t splits, float* part_o, float* part_lse, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   DecodeParams params{};
@@ -344,17 +343,15 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = sm_scale * 1.4426950408889634f;
   const auto stream = static_cast<cudaStream_t>(a.stream);
-  dispatch(p, tile_kv, [&](auto* type_tag, auto d, auto tkv) {
-    launch<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value, decltype(tkv)::value>(
-        params, sm_count, stream);
+  dispatch(p, [&](auto* type_tag, auto d) {
+    launch<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(params, sm_count, stream);
   });
 }
 
-int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& p, int32_t tile_kv, int32_t sm_count) {
+int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& p, int32_t sm_count) {
   int64_t resident = 0;
-  dispatch(p, tile_kv, [&](auto* type_tag, auto d, auto tkv) {
-    resident = configure<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value,
-                         decltype(tkv)::value>(sm_count);
+  dispatch(p, [&](auto* type_tag, auto d) {
+    resident = configure<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(sm_count);
   });
   return resident;
 }

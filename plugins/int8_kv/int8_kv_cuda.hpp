@@ -25,19 +25,20 @@ std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 int32_t cuda_sm_count();
 void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbAppendArgs& args);
 // kv_splits 0 chooses the split count from the batch, heads and SM count; prefill uses 1.
-// tile_kv: keys per tile of the tensor-core decode (32 or 64).
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
-                 bool decode, int32_t kv_splits, int32_t tile_kv, int32_t sm_count);
+                 bool decode, int32_t kv_splits, int32_t sm_count);
 
 // The tensor-core decode (per-token scales only): writes o directly when splits == 1, else
 // each split's normalized partial rows and log2-sum-exp2 into part_o / part_lse
 // ([query][head][split][D] and [query][head][split]) for the merge.
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
-                       const AttnbAttendArgs& args, int32_t splits, int32_t tile_kv,
-                       float* part_o, float* part_lse, int32_t sm_count);
+                       const AttnbAttendArgs& args, int32_t splits, float* part_o,
+                       float* part_lse, int32_t sm_count);
 // Blocks of that kernel the device holds at once (for planning the splits).
-int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t tile_kv, int32_t sm_count);
-// Query heads of a group one of its blocks serves (the columns of its MMA tiles).
+int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
+// Query heads of a group one of its blocks serves (the columns of its MMA tiles), and keys
+// per tile.
 constexpr int32_t kFlashDecodeHeads = 8;
+constexpr int32_t kFlashDecodeTileKv = 64;
 
 }  // namespace attnbench::int8_kv

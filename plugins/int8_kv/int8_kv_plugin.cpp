@@ -7,8 +7,6 @@
 
 #include <attnbench/plugin.hpp>
 
-#include <cstring>
-
 #ifdef ATTNB_WITH_CUDA
 #include "int8_kv_cuda.hpp"
 #endif
@@ -18,21 +16,15 @@ namespace {
 using namespace attnbench;
 using namespace attnbench::int8_kv;
 
-constexpr int32_t kDefaultTileKv = 64;  // keys per tile of the CUDA decode (tunable tile_kv)
-
 class Int8KvPlugin : public PluginBase {
  public:
   static const AttnbDescriptor& descriptor() {
     static const int32_t head_dims[] = {64, 128};
     static const int64_t split_values[] = {0, 1, 2, 4, 8, 16, 32};
-    static const int64_t tile_values[] = {32, 64};
     static const AttnbTunable tunables[] = {
         {sizeof(AttnbTunable), "kv_splits",
          "blocks that share one decode query's keys (0: chosen from batch, heads and SMs)",
-         split_values, sizeof(split_values) / sizeof(split_values[0]), 0},
-        {sizeof(AttnbTunable), "tile_kv",
-         "keys per tile of the CUDA tensor-core decode (warps = tile_kv / 16)", tile_values,
-         sizeof(tile_values) / sizeof(tile_values[0]), kDefaultTileKv}};
+         split_values, sizeof(split_values) / sizeof(split_values[0]), 0}};
     static const AttnbDescriptor d = {
         sizeof(AttnbDescriptor),
         "int8_kv",
@@ -51,7 +43,7 @@ class Int8KvPlugin : public PluginBase {
         ATTNB_FLAG_CAUSAL | ATTNB_FLAG_NON_CAUSAL | ATTNB_FLAG_SLIDING_WINDOW |
             ATTNB_FLAG_QUANTIZED_KV | ATTNB_FLAG_K_PER_CHANNEL_SCALES,
         tunables,
-        sizeof(tunables) / sizeof(tunables[0])};
+        1};
     return d;
   }
 
@@ -105,16 +97,14 @@ class Int8KvPlugin : public PluginBase {
   }
   void prefill(const AttnbAttendArgs& a) { attend(a, false); }
   void decode(const AttnbAttendArgs& a) { attend(a, true); }
-  void set_tunable(const char* name, int64_t value) {
-    (std::strcmp(name, "kv_splits") == 0 ? kv_splits_ : tile_kv_) = static_cast<int32_t>(value);
-  }
+  void set_tunable(const char*, int64_t value) { kv_splits_ = static_cast<int32_t>(value); }
 
  private:
   void attend(const AttnbAttendArgs& a, bool is_decode) {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, tile_kv_, sm_count_);
+      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_);
 #endif
     (void)is_decode;
     cpu_attend(problem_, layout, a);
@@ -132,7 +122,6 @@ class Int8KvPlugin : public PluginBase {
 
   AttnbProblem problem_;
   int32_t kv_splits_ = 0;
-  int32_t tile_kv_ = kDefaultTileKv;
   int32_t sm_count_ = 0;
 };
 
