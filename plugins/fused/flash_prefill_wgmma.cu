@@ -27,6 +27,126 @@ constexpr int kGroupRows = 64;  // query rows of one warpgroup (wgmma's M)
 constexpr int blocks_per_sm(int d, int tkv) { return tkv <= 32 || (d == 64 && tkv <= 64) ? 2 : 1; }
 constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (step i - 2) to its V copy
 
+// What one warpgroup does with its 64 query rows of a TQ-row tile, in both kernels below: its
+// rows' masks, S (then P) and O in registers, and the pieces of a step. S = Q K^T is one
+// chain of wgmmas with both operands in shared memory, K-major; P V takes P from the S
+// registers (their layout is the A fragment's) and reads V N-major. Descriptors: K-major A
+// and B step 16 of D by 32 bytes inside a 128-byte block, then a block of rows; N-major V
+// steps 16 keys by 2 atoms of 8 rows (2048 bytes), its LBO is a block of keys. Stage s of K
+// and V is s * TKV * D elements from stage 0.
+template <typename T, int D, int TQ, int TKV>
+struct GroupStep {
+  static constexpr uint32_t kStageBytes = TKV * D * sizeof(T), kAtomBytes = 1024;
+  const PrefillTile<TQ>& tile;
+  int warp_row0, lane;
+  RowBounds<1> bounds;
+  int32_t all_lo, all_hi;  // keys every row of the warp sees: tiles inside skip the mask
+  uint32_t q_base, k_base, v_base;
+  float s[1][TKV / 8][4];    // S of the tile whose scores are in flight, then its P
+  uint32_t a[TKV / 16][4];   // P rounded to T: the A operand of P V
+  WarpState<D, 1> st;        // initialized before any wgmma is in flight
+
+  __device__ __forceinline__ GroupStep(const PrefillTile<TQ>& tile_, int group_row0, const T* sQ,
+                                       const T* sK, const T* sV)
+      : tile(tile_) {
+    const int warp = (threadIdx.x / 32) % 4;
+    lane = threadIdx.x & 31;
+    warp_row0 = group_row0 + warp * 16;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int32_t pos = tile.pos_of_row(warp_row0 + half * 8 + (lane >> 2));
+      bounds.lo[0][half] = tile.lo_of(pos);
+      bounds.hi[0][half] = tile.hi_of(pos);
+    }
+    all_lo = tile.lo_of(tile.pos_of_row(warp_row0 + 15));
+    all_hi = tile.hi_of(tile.pos_of_row(warp_row0));
+    q_base = ptx::smem_address(sQ + group_row0 * 64);
+    k_base = ptx::smem_address(sK);
+    v_base = ptx::smem_address(sV);
+    st.init();
+  }
+
+  __device__ __forceinline__ static uint64_t k_major(uint32_t base, int rows_in_tile, int kk) {
+    return ptx::make_descriptor(base + (kk / 4) * rows_in_tile * 128 + (kk % 4) * 32, 16, kAtomBytes);
+  }
+  __device__ __forceinline__ float (&s_flat())[TKV / 2] { return reinterpret_cast<float(&)[TKV / 2]>(s); }
+  __device__ __forceinline__ float (&o_acc())[D / 64][32] { return reinterpret_cast<float(&)[D / 64][32]>(st.o); }
+
+  // S(i) = Q K(i)^T, K(i) in stage i % 2.
+  __device__ __forceinline__ void issue_scores(int32_t i) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk)
+      ptx::wgmma_ss<T, TKV>(s_flat(), k_major(q_base, TQ, kk),
+                            k_major(k_base + (i & 1) * kStageBytes, TKV, kk), kk > 0);
+  }
+  // O += P(i) V(i), V(i) in stage i % 2.
+  __device__ __forceinline__ void issue_output(int32_t i) {
+#pragma unroll
+    for (int kk = 0; kk < TKV / 16; ++kk)
+#pragma unroll
+      for (int db = 0; db < D / 64; ++db)
+        ptx::wgmma_rs<T, 64>(
+            o_acc()[db], a[kk],
+            ptx::make_descriptor(v_base + (i & 1) * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
+                                 TKV * 128, kAtomBytes),
+            1);
+  }
+  // The registers a wgmma in flight writes, not to be touched before its wait: fences that
+  // keep the compiler from moving their uses across it.
+  __device__ __forceinline__ void fence_scores() {
+#pragma unroll
+    for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat()[e]);
+  }
+  __device__ __forceinline__ void fence_output() {
+#pragma unroll
+    for (int db = 0; db < D / 64; ++db)
+#pragma unroll
+      for (int e = 0; e < 32; ++e) ptx::fence_operand(o_acc()[db][e]);
+  }
+  // The softmax of S(i) (keys begin + i TKV ..): a tile past the end is all masked.
+  __device__ __forceinline__ RowRescale<1> weights(int32_t i, float scale_log2) {
+    const int32_t key0 = tile.begin() + i * TKV;
+    const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
+    return softmax_weights<D, 1, TKV>(s, key0, masked, bounds, scale_log2, st);
+  }
+  __device__ __forceinline__ void pack() {
+#pragma unroll
+    for (int kk = 0; kk < TKV / 16; ++kk) {
+      a[kk][0] = ptx::pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
+      a[kk][1] = ptx::pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
+      a[kk][2] = ptx::pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
+      a[kk][3] = ptx::pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
+    }
+  }
+  // O / sum, rounded to T, staged through the warp's own rows of sQ (no other warp's) and
+  // written out in 16-byte rows; rows past the tile's are not written.
+  __device__ __forceinline__ void store(const AttendParams& p, T* sQ, int64_t row0) {
+    using QLayout = WgmmaSwizzle<TQ>;
+    constexpr int kChunks = D / 8;
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const float sum = st.row_sum(0, half);
+      const float inv = sum > 0 ? 1.0f / sum : 0.0f;
+      const int r = warp_row0 + half * 8 + g;
+#pragma unroll
+      for (int j = 0; j < D / 8; ++j)
+        *reinterpret_cast<uint32_t*>(sQ + QLayout::offset(r, j) + 2 * t) =
+            ptx::pack2<T>(st.o[0][j][2 * half] * inv, st.o[0][j][2 * half + 1] * inv);
+    }
+    __syncwarp();
+    T* o = static_cast<T*>(p.o);
+#pragma unroll
+    for (int k = 0; k < 16 * kChunks / 32; ++k) {
+      const int i = k * 32 + lane;
+      const int r = warp_row0 + i / kChunks, c = i % kChunks;
+      if (r < tile.rows)
+        *reinterpret_cast<uint4*>(o + (row0 + static_cast<std::size_t>(r) * p.num_q_heads) * D +
+                                  c * 8) = *reinterpret_cast<const uint4*>(sQ + QLayout::offset(r, c));
+    }
+  }
+};
+
 // One block per (query head, tile of TQ query rows of one sequence), TQ / 64 warpgroups,
 // tiles outside the mask never loaded. Step i starts with P(i) in registers and O rescaled
 // for tile i, issues S(i+1) = Q K(i+1)^T and then O += P(i) V(i), waits for S(i+1) alone
@@ -37,7 +157,7 @@ constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (ste
 // one barrier a step.
 template <typename T, int D, int TQ, int TKV>
 __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) flash_prefill_wgmma_kernel(AttendParams p) {
-  constexpr int kGroups = TQ / kGroupRows, kThreads = kGroups * 128, kChunks = D / 8;
+  constexpr int kGroups = TQ / kGroupRows, kThreads = kGroups * 128;
   static_assert(D % 64 == 0 && TKV % 16 == 0, "whole 128-byte blocks and k16 steps");
   using QLayout = WgmmaSwizzle<TQ>;
   using KvLayout = WgmmaSwizzle<TKV>;
@@ -80,45 +200,9 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
     __syncthreads();
   };
 
-  const int group = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x & 31;
-  const int group_row0 = group * kGroupRows, warp_row0 = group_row0 + warp * 16;
+  const int group_row0 = threadIdx.x / 128 * kGroupRows;
   const bool group_active = group_row0 < rows;  // trailing warpgroups of a short last tile idle
-  RowBounds<1> bounds;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int32_t pos = tile.pos_of_row(warp_row0 + half * 8 + (lane >> 2));
-    bounds.lo[0][half] = tile.lo_of(pos);
-    bounds.hi[0][half] = tile.hi_of(pos);
-  }
-  // Keys every row of the warp sees: tiles inside them skip the per-element mask.
-  const int32_t all_lo = tile.lo_of(tile.pos_of_row(warp_row0 + 15)), all_hi = tile.hi_of(tile.pos_of_row(warp_row0));
-
-  // Descriptors: Q rows of this warpgroup; stage 0 of K and V (stage 1 is TKV * D further).
-  // K-major A and B step 16 of D by 32 bytes inside a 128-byte block, then a block of rows;
-  // N-major V steps 16 keys by 2 atoms of 8 rows (2048 bytes), its LBO is a block of keys.
-  const uint32_t q_base = ptx::smem_address(sQ + group_row0 * 64);
-  const uint32_t k_base = ptx::smem_address(sK), v_base = ptx::smem_address(sV);
-  constexpr uint32_t kStageBytes = TKV * D * sizeof(T), kAtomBytes = 1024;
-  const auto k_major = [](uint32_t base, int rows_in_tile, int kk) {
-    return ptx::make_descriptor(base + (kk / 4) * rows_in_tile * 128 + (kk % 4) * 32, 16, kAtomBytes);
-  };
-  float s[1][TKV / 8][4];  // S of the tile whose scores are in flight, then its P
-  auto& s_flat = reinterpret_cast<float(&)[TKV / 2]>(s);
-  const auto issue_scores = [&](int32_t i) {  // S(i) = Q K(i)^T
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk)
-      ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk),
-                            k_major(k_base + (i & 1) * kStageBytes, TKV, kk), kk > 0);
-  };
-  WarpState<D, 1> st;  // initialized before any wgmma is in flight
-  st.init();
-  auto& o_acc = reinterpret_cast<float(&)[D / 64][32]>(st.o);
-  const auto fence_output = [&] {
-#pragma unroll
-    for (int db = 0; db < D / 64; ++db)
-#pragma unroll
-      for (int e = 0; e < 32; ++e) ptx::fence_operand(o_acc[db][e]);
-  };
+  GroupStep<T, D, TQ, TKV> g(tile, group_row0, sQ, sK, sV);
 
   // The wgmmas run unconditionally, in every warpgroup and every step, and every step ends
   // with nothing in flight: ptxas serializes every wgmma of the kernel (a wait after each;
@@ -138,32 +222,15 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   ptx::cp_async_commit();
   copies_landed();
   ptx::wgmma_fence();
-  issue_scores(0);
+  g.issue_scores(0);
   ptx::wgmma_commit();
   load_k(1);
   load_v(0);
   ptx::cp_async_commit();
   ptx::wgmma_wait<0>();
-
-  uint32_t a[TKV / 16][4];  // P rounded to T: the A operand of P V
-  const auto weights = [&](int32_t i) {  // the softmax of S(i): a tile past the end is all masked
-    const int32_t key0 = begin + i * TKV;
-    const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
-    return softmax_weights<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
-  };
-  const auto pack = [&] {
-#pragma unroll
-    for (int kk = 0; kk < TKV / 16; ++kk) {
-      a[kk][0] = ptx::pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
-      a[kk][1] = ptx::pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
-      a[kk][2] = ptx::pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
-      a[kk][3] = ptx::pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
-    }
-  };
-#pragma unroll
-  for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
-  rescale_output(weights(0), st);
-  pack();
+  g.fence_scores();
+  rescale_output(g.weights(0, p.scale_log2), g.st);
+  g.pack();
   for (int32_t i = 0; i < num_tiles; ++i) {
     // K(i + 1) and V(i) have landed; S(i)'s K stage and P(i-1) V(i-1)'s V stage are free in
     // every warpgroup.
@@ -171,61 +238,28 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
     load_k(i + 2);
     load_v(i + 1);
     ptx::cp_async_commit();
-    fence_output();
+    g.fence_output();
     ptx::wgmma_fence();
-    issue_scores(i + 1);
+    g.issue_scores(i + 1);
     ptx::wgmma_commit();
-#pragma unroll
-    for (int kk = 0; kk < TKV / 16; ++kk)
-#pragma unroll
-      for (int db = 0; db < D / 64; ++db)
-        ptx::wgmma_rs<T, 64>(
-            o_acc[db], a[kk],
-            ptx::make_descriptor(v_base + (i & 1) * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
-                                 TKV * 128, kAtomBytes),
-            1);
+    g.issue_output(i);
     ptx::wgmma_commit();
     // Tile i + 3's page lookups into tile i's plan, whose last copy (V) was issued a step
     // ago: while the tensor cores work.
     plan(i + 3);
     ptx::wgmma_wait<1>();  // S(i + 1) is done; P(i) V(i) runs on
-#pragma unroll
-    for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
-    const auto rescale = weights(i + 1);
+    g.fence_scores();
+    const auto rescale = g.weights(i + 1, p.scale_log2);
     ptx::wgmma_wait<0>();  // P(i) V(i) is done: O and a are free
-    fence_output();
-    rescale_output(rescale, st);
-    pack();
+    g.fence_output();
+    rescale_output(rescale, g.st);
+    g.pack();
   }
   ptx::wgmma_wait<0>();
-  fence_output();
+  g.fence_output();
   ptx::cp_async_wait<0>();
   __syncthreads();
-  if (!group_active) return;
-
-  // Epilogue: O / sum, rounded to T, staged through the warp's own rows of sQ and written
-  // out in 16-byte rows (as flash_prefill_kernel, in this tile's layout).
-  const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const float sum = st.row_sum(0, half);
-    const float inv = sum > 0 ? 1.0f / sum : 0.0f;
-    const int r = warp_row0 + half * 8 + g;
-#pragma unroll
-    for (int j = 0; j < D / 8; ++j)
-      *reinterpret_cast<uint32_t*>(sQ + QLayout::offset(r, j) + 2 * t) =
-          ptx::pack2<T>(st.o[0][j][2 * half] * inv, st.o[0][j][2 * half + 1] * inv);
-  }
-  __syncwarp();
-  T* o = static_cast<T*>(p.o);
-#pragma unroll
-  for (int k = 0; k < 16 * kChunks / 32; ++k) {
-    const int i = k * 32 + lane;
-    const int r = warp_row0 + i / kChunks, c = i % kChunks;
-    if (r < rows)
-      *reinterpret_cast<uint4*>(o + (row0 + static_cast<std::size_t>(r) * p.num_q_heads) * D +
-                                c * 8) = *reinterpret_cast<const uint4*>(sQ + QLayout::offset(r, c));
-  }
+  if (group_active) g.store(p, sQ, row0);
 }
 
 // The warp-specialized variant (wgmma=2), FlashAttention-3's structure on the paged cache: a
@@ -329,56 +363,9 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
   }
 
   ptx::claim_registers<ws::kConsumerRegisters>();
-  const int consumer = threadIdx.x / 128 - 1, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x & 31;
-  const int group_row0 = consumer * kGroupRows, warp_row0 = group_row0 + warp * 16;
+  const int consumer = threadIdx.x / 128 - 1, group_row0 = consumer * kGroupRows, lane = threadIdx.x & 31;
   const bool group_active = group_row0 < rows;
-  RowBounds<1> bounds;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int32_t pos = tile.pos_of_row(warp_row0 + half * 8 + (lane >> 2));
-    bounds.lo[0][half] = tile.lo_of(pos);
-    bounds.hi[0][half] = tile.hi_of(pos);
-  }
-  const int32_t all_lo = tile.lo_of(tile.pos_of_row(warp_row0 + 15)), all_hi = tile.hi_of(tile.pos_of_row(warp_row0));
-
-  const uint32_t q_base = ptx::smem_address(sQ + group_row0 * 64);
-  const uint32_t k_base = ptx::smem_address(sK), v_base = ptx::smem_address(sV);
-  constexpr uint32_t kStageBytes = TKV * D * sizeof(T), kAtomBytes = 1024;
-  const auto k_major = [](uint32_t base, int rows_in_tile, int kk) {
-    return ptx::make_descriptor(base + (kk / 4) * rows_in_tile * 128 + (kk % 4) * 32, 16, kAtomBytes);
-  };
-  float s[1][TKV / 8][4];
-  auto& s_flat = reinterpret_cast<float(&)[TKV / 2]>(s);
-  const auto issue_scores = [&](int32_t i) {
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk)
-      ptx::wgmma_ss<T, TKV>(s_flat, k_major(q_base, TQ, kk),
-                            k_major(k_base + (i & 1) * kStageBytes, TKV, kk), kk > 0);
-  };
-  WarpState<D, 1> st;
-  st.init();
-  auto& o_acc = reinterpret_cast<float(&)[D / 64][32]>(st.o);
-  const auto fence_output = [&] {
-#pragma unroll
-    for (int db = 0; db < D / 64; ++db)
-#pragma unroll
-      for (int e = 0; e < 32; ++e) ptx::fence_operand(o_acc[db][e]);
-  };
-  uint32_t a[TKV / 16][4];
-  const auto weights = [&](int32_t i) {
-    const int32_t key0 = begin + i * TKV;
-    const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
-    return softmax_weights<D, 1, TKV>(s, key0, masked, bounds, p.scale_log2, st);
-  };
-  const auto pack = [&] {
-#pragma unroll
-    for (int kk = 0; kk < TKV / 16; ++kk) {
-      a[kk][0] = ptx::pack2<T>(s[0][2 * kk][0], s[0][2 * kk][1]);
-      a[kk][1] = ptx::pack2<T>(s[0][2 * kk][2], s[0][2 * kk][3]);
-      a[kk][2] = ptx::pack2<T>(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1]);
-      a[kk][3] = ptx::pack2<T>(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3]);
-    }
-  };
+  GroupStep<T, D, TQ, TKV> g(tile, group_row0, sQ, sK, sV);
   const auto release = [&](uint32_t barrier) {  // this warp is done with a stage
     if (lane == 0) ptx::mbarrier_arrive(barrier);
   };
@@ -387,76 +374,44 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
   const uint32_t my_turn = ws::kTurnBarrier + consumer, other_turn = ws::kTurnBarrier + (1 - consumer);
   if (consumer == 0) ptx::named_barrier_arrive(my_turn, 256);
 
+  // The step of flash_prefill_wgmma_kernel, with mbarrier waits for its stages instead of
+  // the block barrier, and the same unconditional wgmmas.
   ptx::mbarrier_wait(full_k(0), 0);
   ptx::fence_proxy_async_shared();
   ptx::named_barrier_sync(my_turn, 256);
   ptx::wgmma_fence();
-  issue_scores(0);
+  g.issue_scores(0);
   ptx::wgmma_commit();
   ptx::named_barrier_arrive(other_turn, 256);
   ptx::wgmma_wait<0>();
   release(empty_k(0));
-#pragma unroll
-  for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
-  rescale_output(weights(0), st);
-  pack();
+  g.fence_scores();
+  rescale_output(g.weights(0, p.scale_log2), g.st);
+  g.pack();
   for (int32_t i = 0; i < num_tiles; ++i) {
     const bool last = i + 1 == num_tiles;
     if (!last) ptx::mbarrier_wait(full_k((i + 1) & 1), parity(i + 1));
     ptx::mbarrier_wait(full_v(i & 1), parity(i));
     ptx::fence_proxy_async_shared();
     ptx::named_barrier_sync(my_turn, 256);
-    fence_output();
+    g.fence_output();
     ptx::wgmma_fence();
-    issue_scores(i + 1);  // past the last tile: a stale stage, masked away
+    g.issue_scores(i + 1);  // past the last tile: a stale stage, masked away
     ptx::wgmma_commit();
-#pragma unroll
-    for (int kk = 0; kk < TKV / 16; ++kk)
-#pragma unroll
-      for (int db = 0; db < D / 64; ++db)
-        ptx::wgmma_rs<T, 64>(
-            o_acc[db], a[kk],
-            ptx::make_descriptor(v_base + (i & 1) * kStageBytes + db * TKV * 128 + kk * 2 * kAtomBytes,
-                                 TKV * 128, kAtomBytes),
-            1);
+    g.issue_output(i);
     ptx::wgmma_commit();
     if (!(last && consumer == 1)) ptx::named_barrier_arrive(other_turn, 256);  // none waits for the last
     ptx::wgmma_wait<1>();
     if (!last) release(empty_k((i + 1) & 1));
-#pragma unroll
-    for (int e = 0; e < TKV / 2; ++e) ptx::fence_operand(s_flat[e]);
-    const auto rescale = weights(i + 1);
+    g.fence_scores();
+    const auto rescale = g.weights(i + 1, p.scale_log2);
     ptx::wgmma_wait<0>();
     release(empty_v(i & 1));
-    fence_output();
-    rescale_output(rescale, st);
-    pack();
+    g.fence_output();
+    rescale_output(rescale, g.st);
+    g.pack();
   }
-  if (!group_active) return;
-
-  // Epilogue, as flash_prefill_wgmma_kernel's: the warp's own rows of sQ, no other warp's.
-  const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const float sum = st.row_sum(0, half);
-    const float inv = sum > 0 ? 1.0f / sum : 0.0f;
-    const int r = warp_row0 + half * 8 + g;
-#pragma unroll
-    for (int j = 0; j < D / 8; ++j)
-      *reinterpret_cast<uint32_t*>(sQ + QLayout::offset(r, j) + 2 * t) =
-          ptx::pack2<T>(st.o[0][j][2 * half] * inv, st.o[0][j][2 * half + 1] * inv);
-  }
-  __syncwarp();
-  T* o = static_cast<T*>(p.o);
-  constexpr int kChunks = D / 8;
-#pragma unroll
-  for (int k = 0; k < 16 * kChunks / 32; ++k) {
-    const int i = k * 32 + lane;
-    const int r = warp_row0 + i / kChunks, c = i % kChunks;
-    if (r < rows)
-      *reinterpret_cast<uint4*>(o + (row0 + static_cast<std::size_t>(r) * p.num_q_heads) * D +
-                                c * 8) = *reinterpret_cast<const uint4*>(sQ + QLayout::offset(r, c));
-  }
+  if (group_active) g.store(p, sQ, row0);
 }
 
 template <typename T, int D, int TKV>
