@@ -129,13 +129,4 @@ int64_t resident_blocks(Kernel kernel, int threads, std::size_t shared_bytes, in
   return static_cast<int64_t>(per_sm > 0 ? per_sm : 1) * sm_count;
 }
 
-// Calls f(std::integral_constant<int, v>{}) for the runtime value among the listed ones.
-template <int... Values, typename F>
-void with_constant(int value, const char* what, F&& f) {
-  const bool found =
-      ((value == Values ? (f(std::integral_constant<int, Values>{}), true) : false) || ...);
-  if (!found)
-    throw Unsupported(std::string(what) + " " + std::to_string(value) + " has no CUDA kernel");
-}
-
 }  // namespace attnbench::plain_kv

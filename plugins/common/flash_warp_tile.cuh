@@ -103,14 +103,25 @@ struct RowRescale {
   bool max_moved;
 };
 
+// The largest (kMax) or the smallest score of row half (g, or g + 8) of an m16 tile of
+// scores: this thread's columns of every n8 tile, then the quad's four threads.
+template <bool kMax, int KEYS>
+__device__ __forceinline__ float row_extreme(const float (&s)[KEYS / 8][4], int half) {
+  const auto pick = [](float x, float y) { return kMax ? fmaxf(x, y) : fminf(x, y); };
+  float extreme = s[0][2 * half];
+#pragma unroll
+  for (int n = 0; n < KEYS / 8; ++n) extreme = pick(extreme, pick(s[n][2 * half], s[n][2 * half + 1]));
+  extreme = pick(extreme, __shfl_xor_sync(0xffffffffu, extreme, 1));
+  return pick(extreme, __shfl_xor_sync(0xffffffffu, extreme, 2));
+}
+
 // The softmax half of the online-softmax step of one tile of scores, on the C fragments of MT
 // m16 tiles x KEYS / 8 n8 tiles (element c of n8 tile n is row g + 8 (c / 2) of m16 tile mt,
 // key key0 + 8 n + 2 t + c % 2): scores outside each row's bounds masked when `masked`
 // (tiles inside every row's bounds skip the check), the running max (log2 units) raised to
 // the tile's, the sum rescaled, and s overwritten with P = exp2(S scale_log2 - max), not yet
-// rounded. It
-// leaves the accumulator alone (rescale_output does that), so the wgmma prefill can run it
-// while the previous tile's P V is still in flight.
+// rounded. It leaves the accumulator alone (rescale_output does that), so the wgmma prefill
+// can run it while the previous tile's P V is still in flight.
 template <int D, int MT, int KEYS>
 __device__ __forceinline__ RowRescale<MT> softmax_weights(float (&s)[MT][KEYS / 8][4], int32_t key0,
                                                           bool masked, const RowBounds<MT>& bounds,
@@ -141,20 +152,8 @@ __device__ __forceinline__ RowRescale<MT> softmax_weights(float (&s)[MT][KEYS / 
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      float extreme = s[mt][0][2 * half];
-      if (ascending) {
-#pragma unroll
-        for (int n = 0; n < KEYS / 8; ++n)
-          extreme = fmaxf(extreme, fmaxf(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
-        extreme = fmaxf(extreme, __shfl_xor_sync(0xffffffffu, extreme, 1));
-        extreme = fmaxf(extreme, __shfl_xor_sync(0xffffffffu, extreme, 2));
-      } else {
-#pragma unroll
-        for (int n = 0; n < KEYS / 8; ++n)
-          extreme = fminf(extreme, fminf(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
-        extreme = fminf(extreme, __shfl_xor_sync(0xffffffffu, extreme, 1));
-        extreme = fminf(extreme, __shfl_xor_sync(0xffffffffu, extreme, 2));
-      }
+      const float extreme =
+          ascending ? row_extreme<true, KEYS>(s[mt], half) : row_extreme<false, KEYS>(s[mt], half);
       const float new_max = fmaxf(st.max[mt][half], extreme * scale_log2);  // -inf: all masked
       // A row that has seen only masked keys so far keeps max -inf: subtract 0 instead, so
       // its weights are exp2(-inf) = 0 rather than exp2(-inf + inf) = NaN.

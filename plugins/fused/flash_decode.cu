@@ -111,16 +111,15 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
                                   group);
 }
 
-template <int D, int TKV, int STAGES>
-constexpr std::size_t decode_shared_bytes(std::size_t element_bytes) {
-  return (kHeadsPerBlock + 2 * STAGES * TKV) * D * element_bytes + STAGES * TKV * sizeof(int64_t);
-}
+template <typename T, int D, int TKV, int STAGES>
+constexpr std::size_t kDecodeSharedBytes =
+    (kHeadsPerBlock + 2 * STAGES * TKV) * D * sizeof(T) + STAGES * TKV * sizeof(int64_t);
 
 // The kernel for these parameters, its shared memory allowed once, and how many of its blocks
 // the device holds at once.
 template <typename T, int D, int TKV, int STAGES>
 int64_t decode_resident_blocks(int32_t sm_count) {
-  constexpr std::size_t kSmem = decode_shared_bytes<D, TKV, STAGES>(sizeof(T));
+  constexpr std::size_t kSmem = kDecodeSharedBytes<T, D, TKV, STAGES>;
   const auto kernel = flash_decode_kernel<T, D, TKV, STAGES>;
   static const bool configured = (allow_shared_memory(kernel, kSmem, "fused decode kernel"), true);
   (void)configured;
@@ -128,21 +127,26 @@ int64_t decode_resident_blocks(int32_t sm_count) {
   return resident;
 }
 
+// What the split plan of a decode call starts from: its longest visible context, the blocks
+// one split takes (sequences x KV heads x head chunks), the most splits the workspace holds.
+struct SplitInputs {
+  int64_t longest, blocks_per_split;
+  int32_t capacity;
+};
+
 // Plans the split count (it depends on how many blocks of this kernel the device holds at
 // once) and launches the decode.
 template <typename T, int D, int TKV, int STAGES>
-void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int32_t max_batch,
+void launch_decode(AttendParams params, const Tunables& t, const SplitInputs& in,
                    int32_t num_kv_heads, int32_t sm_count, cudaStream_t stream) {
   constexpr int kThreads = TKV / 16 * 32;
   static_assert(flash::decode_merge_floats(D, TKV / 16) <= 2 * STAGES * TKV * D * sizeof(T) / 4,
                 "merge scratch fits in the K/V stages");
-  const int64_t resident = decode_resident_blocks<T, D, TKV, STAGES>(sm_count);
-  const int64_t blocks_per_split = static_cast<int64_t>(params.batch) * num_kv_heads * params.head_chunks;
-  params.num_splits = plan_splits(t.num_splits, longest, blocks_per_split, resident, TKV,
-                                  plain_kv::split_capacity(max_batch, kMaxSplits, params.batch));
+  params.num_splits = plan_splits(t.num_splits, in.longest, in.blocks_per_split,
+                                  decode_resident_blocks<T, D, TKV, STAGES>(sm_count), TKV, in.capacity);
   const dim3 grid(params.num_splits * params.head_chunks, num_kv_heads, params.batch);
   plain_kv::launch_dependent("fused decode kernel", flash_decode_kernel<T, D, TKV, STAGES>, grid,
-                             kThreads, decode_shared_bytes<D, TKV, STAGES>(sizeof(T)), stream, params);
+                             kThreads, kDecodeSharedBytes<T, D, TKV, STAGES>, stream, params);
 }
 
 // The tile and stages of a decode where tile_kv or decode_stages is 0 (automatic), by how
@@ -153,11 +157,10 @@ void launch_decode(AttendParams params, const Tunables& t, int64_t longest, int3
 // stages, three blocks an SM, their tiles claimed (8 x 32768: 98.1% against 85.1% and
 // 82.7%; 1 x 65536: 77.1% against 68.3% and 71.0%).
 template <typename T, int D>
-std::pair<int32_t, int32_t> decode_tile_and_stages(const Tunables& t, int64_t longest,
-                                                   int64_t blocks_per_split, int32_t capacity,
+std::pair<int32_t, int32_t> decode_tile_and_stages(const Tunables& t, const SplitInputs& in,
                                                    int32_t sm_count) {
-  const int32_t splits = plan_splits(t.num_splits, longest, blocks_per_split,
-                                     decode_resident_blocks<T, D, 32, 3>(sm_count), 32, capacity);
+  const int32_t splits = plan_splits(t.num_splits, in.longest, in.blocks_per_split,
+                                     decode_resident_blocks<T, D, 32, 3>(sm_count), 32, in.capacity);
   const bool one_wave_of_few = !claims_pay(splits);
   return {t.tile_kv != 0 ? t.tile_kv : one_wave_of_few ? 32 : 64,
           t.decode_stages != 0 ? t.decode_stages : one_wave_of_few ? 3 : 2};
@@ -195,8 +198,10 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
   params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
   params.fresh_keys = fresh_keys;
   params.claim_tiles = t.claim_tiles;
-  params.split_counters = counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * params.head_chunks);
-  const int64_t longest = plain_kv::longest_visible(p, cache);
+  const int64_t groups = static_cast<int64_t>(cache.batch) * p.num_kv_heads * params.head_chunks;  // blocks a split
+  params.split_counters = counters.get(static_cast<std::size_t>(groups));
+  const SplitInputs split_inputs{plain_kv::longest_visible(p, cache), groups,
+                                 plain_kv::split_capacity(p.max_batch, kMaxSplits, cache.batch)};
   params.part_o = static_cast<float*>(a.workspace);
   params.part_lse = params.part_o + static_cast<std::size_t>(plain_kv::split_slots(p.max_batch, kMaxSplits)) *
                                         p.num_q_heads * p.head_dim;
@@ -205,13 +210,11 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
       constexpr int D = decltype(d)::value;
-      const auto [tile_kv, stages] = decode_tile_and_stages<T, D>(
-          t, longest, static_cast<int64_t>(cache.batch) * p.num_kv_heads * params.head_chunks,
-          plain_kv::split_capacity(p.max_batch, kMaxSplits, cache.batch), sm_count);
+      const auto [tile_kv, stages] = decode_tile_and_stages<T, D>(t, split_inputs, sm_count);
       with_constant<32, 64, 128>(tile_kv, "tile_kv", [&](auto tkv) {
         with_constant<2, 3>(stages, "decode_stages", [&](auto st) {
           launch_decode<T, D, decltype(tkv)::value, decltype(st)::value>(
-              params, t, longest, p.max_batch, p.num_kv_heads, sm_count, stream);
+              params, t, split_inputs, p.num_kv_heads, sm_count, stream);
         });
       });
     });

@@ -37,7 +37,15 @@ inline AttendParams make_params(const AttnbProblem& p, const AttnbAttendArgs& a)
   return params;
 }
 
+// Calls f(std::integral_constant<int, v>{}) for the runtime value among the listed ones.
+template <int... Values, typename F>
+void with_constant(int value, const char* what, F&& f) {
+  const bool found =
+      ((value == Values ? (f(std::integral_constant<int, Values>{}), true) : false) || ...);
+  if (!found)
+    throw Unsupported(std::string(what) + " " + std::to_string(value) + " has no CUDA kernel");
+}
+
 using plain_kv::allow_shared_memory;
-using plain_kv::with_constant;
 
 }  // namespace attnbench::fused

@@ -27,6 +27,31 @@ constexpr int kGroupRows = 64;  // query rows of one warpgroup (wgmma's M)
 constexpr int blocks_per_sm(int d, int tkv) { return tkv <= 32 || (d == 64 && tkv <= 64) ? 2 : 1; }
 constexpr int kPlans = 3;       // a tile's page plan lives from its K copy (step i - 2) to its V copy
 
+// The shared memory of both kernels: Q (later the output tile), two stages each of K and V,
+// all in the 128-byte swizzle, then kPlans page plans; the warp-specialized kernel's mbarriers
+// follow them. The swizzle follows address bits, so every tile starts on 1024 bytes: the
+// launch asks for 1 KiB more and the layout starts at the first such boundary.
+template <typename T, int D, int TQ, int TKV>
+struct PrefillSmem {
+  static constexpr std::size_t bytes(std::size_t extra = 0) {
+    return 1024 + static_cast<std::size_t>(TQ + 4 * TKV) * D * sizeof(T) + kPlans * TKV * sizeof(int64_t) + extra;
+  }
+  T* q;         // [TQ][D]
+  T* k;         // [2][TKV][D]
+  T* v;         // [2][TKV][D]
+  int64_t* rows;  // [kPlans][TKV] planned K/V rows
+  __device__ __forceinline__ explicit PrefillSmem(unsigned char* raw) {
+    q = reinterpret_cast<T*>(raw + ((1024 - (ptx::smem_address(raw) & 1023)) & 1023));
+    k = q + TQ * D;
+    v = k + 2 * TKV * D;
+    rows = reinterpret_cast<int64_t*>(v + 2 * TKV * D);
+  }
+  __device__ __forceinline__ int64_t* plan(int32_t i) const { return rows + (i % kPlans) * TKV; }
+  __device__ __forceinline__ T* k_stage(int32_t i) const { return k + (i & 1) * TKV * D; }
+  __device__ __forceinline__ T* v_stage(int32_t i) const { return v + (i & 1) * TKV * D; }
+  __device__ __forceinline__ unsigned char* end() const { return reinterpret_cast<unsigned char*>(rows + kPlans * TKV); }
+};
+
 // What one warpgroup does with its 64 query rows of a TQ-row tile, in both kernels below: its
 // rows' masks, S (then P) and O in registers, and the pieces of a step. S = Q K^T is one
 // chain of wgmmas with both operands in shared memory, K-major; P V takes P from the S
@@ -38,6 +63,7 @@ template <typename T, int D, int TQ, int TKV>
 struct GroupStep {
   static constexpr uint32_t kStageBytes = TKV * D * sizeof(T), kAtomBytes = 1024;
   const PrefillTile<TQ>& tile;
+  int32_t begin;  // the tile's first key
   int warp_row0, lane;
   RowBounds<1> bounds;
   int32_t all_lo, all_hi;  // keys every row of the warp sees: tiles inside skip the mask
@@ -46,9 +72,9 @@ struct GroupStep {
   uint32_t a[TKV / 16][4];   // P rounded to T: the A operand of P V
   WarpState<D, 1> st;        // initialized before any wgmma is in flight
 
-  __device__ __forceinline__ GroupStep(const PrefillTile<TQ>& tile_, int group_row0, const T* sQ,
-                                       const T* sK, const T* sV)
-      : tile(tile_) {
+  __device__ __forceinline__ GroupStep(const PrefillTile<TQ>& tile_, int group_row0,
+                                       const PrefillSmem<T, D, TQ, TKV>& smem)
+      : tile(tile_), begin(tile_.begin()) {
     const int warp = (threadIdx.x / 32) % 4;
     lane = threadIdx.x & 31;
     warp_row0 = group_row0 + warp * 16;
@@ -60,9 +86,9 @@ struct GroupStep {
     }
     all_lo = tile.lo_of(tile.pos_of_row(warp_row0 + 15));
     all_hi = tile.hi_of(tile.pos_of_row(warp_row0));
-    q_base = ptx::smem_address(sQ + group_row0 * 64);
-    k_base = ptx::smem_address(sK);
-    v_base = ptx::smem_address(sV);
+    q_base = ptx::smem_address(smem.q + group_row0 * 64);
+    k_base = ptx::smem_address(smem.k);
+    v_base = ptx::smem_address(smem.v);
     st.init();
   }
 
@@ -105,7 +131,7 @@ struct GroupStep {
   }
   // The softmax of S(i) (keys begin + i TKV ..): a tile past the end is all masked.
   __device__ __forceinline__ RowRescale<1> weights(int32_t i, float scale_log2) {
-    const int32_t key0 = tile.begin() + i * TKV;
+    const int32_t key0 = begin + i * TKV;
     const bool masked = !(key0 >= all_lo && key0 + TKV <= all_hi);
     return softmax_weights<D, 1, TKV>(s, key0, masked, bounds, scale_log2, st);
   }
@@ -161,13 +187,8 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   static_assert(D % 64 == 0 && TKV % 16 == 0, "whole 128-byte blocks and k16 steps");
   using QLayout = WgmmaSwizzle<TQ>;
   using KvLayout = WgmmaSwizzle<TKV>;
-  // The swizzle follows address bits: every tile starts on 1024 bytes (the launch adds 1 KiB).
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  unsigned char* smem = smem_raw + ((1024 - (ptx::smem_address(smem_raw) & 1023)) & 1023);
-  T* sQ = reinterpret_cast<T*>(smem);                          // [TQ][D], later the output tile
-  T* sK = sQ + TQ * D;                                         // [2][TKV][D]
-  T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
-  auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [kPlans][TKV] planned K/V rows
+  const PrefillSmem<T, D, TQ, TKV> smem(smem_raw);
 
   const PrefillTile<TQ> tile(p);
   if (!tile.found) return;
@@ -180,19 +201,18 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   const auto q_row = [&](int r) -> int64_t {
     return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
   };
-  const auto plan_of = [&](int32_t i) { return sRows + (i % kPlans) * TKV; };
   const int32_t* pages = sequence_pages(p, tile.b);
   const auto plan = [&](int32_t i) {
-    if (i < num_tiles) plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + i * TKV, begin, end, plan_of(i));
+    if (i < num_tiles) plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + i * TKV, begin, end, smem.plan(i));
   };
   // K of tile i into its stage, or V: the other operand's stage pointer goes unused.
   const auto load_k = [&](int32_t i) {
     if (i < num_tiles)
-      load_kv_tile_async<T, D, TKV, kThreads, KvLayout, true, false>(p, plan_of(i), sK + (i & 1) * TKV * D, nullptr);
+      load_kv_tile_async<T, D, TKV, kThreads, KvLayout, true, false>(p, smem.plan(i), smem.k_stage(i), nullptr);
   };
   const auto load_v = [&](int32_t i) {
     if (i < num_tiles)
-      load_kv_tile_async<T, D, TKV, kThreads, KvLayout, false, true>(p, plan_of(i), nullptr, sV + (i & 1) * TKV * D);
+      load_kv_tile_async<T, D, TKV, kThreads, KvLayout, false, true>(p, smem.plan(i), nullptr, smem.v_stage(i));
   };
   const auto copies_landed = [] {
     ptx::cp_async_wait<0>();
@@ -202,7 +222,7 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
 
   const int group_row0 = threadIdx.x / 128 * kGroupRows;
   const bool group_active = group_row0 < rows;  // trailing warpgroups of a short last tile idle
-  GroupStep<T, D, TQ, TKV> g(tile, group_row0, sQ, sK, sV);
+  GroupStep<T, D, TQ, TKV> g(tile, group_row0, smem);
 
   // The wgmmas run unconditionally, in every warpgroup and every step, and every step ends
   // with nothing in flight: ptxas serializes every wgmma of the kernel (a wait after each;
@@ -217,7 +237,7 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   plan(1);
   plan(2);
   __syncthreads();
-  load_rows_async<T, D, TQ, kThreads, QLayout>(sQ, q, q_row);
+  load_rows_async<T, D, TQ, kThreads, QLayout>(smem.q, q, q_row);
   load_k(0);
   ptx::cp_async_commit();
   copies_landed();
@@ -259,10 +279,10 @@ __global__ void __launch_bounds__(TQ / kGroupRows * 128, blocks_per_sm(D, TKV)) 
   g.fence_output();
   ptx::cp_async_wait<0>();
   __syncthreads();
-  if (group_active) g.store(p, sQ, row0);
+  if (group_active) g.store(p, smem.q, row0);
 }
 
-// The warp-specialized variant (wgmma=2), FlashAttention-3's structure on the paged cache: a
+// The warp-specialized variant (wgmma=3), FlashAttention-3's structure on the paged cache: a
 // producer warpgroup plans and copies the K/V tiles (cp.async, two stages each) and signals
 // each stage on an mbarrier when its copies have landed; two consumer warpgroups of 64 query
 // rows each run the step of flash_prefill_wgmma_kernel on them and release each stage on
@@ -279,7 +299,7 @@ constexpr uint32_t kTurnBarrier = 2;       // + consumer: its turn to issue wgmm
 // The block's 384 x 168 registers, shared out unevenly (setmaxnreg): the producer's copies
 // need few, a consumer's S, P and O tiles at 128 keys about 200.
 constexpr int kProducerRegisters = 40, kConsumerRegisters = 232;
-constexpr int kTileKv = 128;  // its own tile (tile_kv 0): 281 TFLOP/s against 245 with 64 keys
+constexpr int kTileKv = 128;  // its own tile (tile_kv 0): 309 TFLOP/s on an H200 against 271 with 64 keys
 static_assert(kProducerThreads * kProducerRegisters + 2 * 128 * kConsumerRegisters <= 65536, "one block an SM");
 }  // namespace ws
 
@@ -290,12 +310,8 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
   using QLayout = WgmmaSwizzle<TQ>;
   using KvLayout = WgmmaSwizzle<TKV>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  unsigned char* smem = smem_raw + ((1024 - (ptx::smem_address(smem_raw) & 1023)) & 1023);
-  T* sQ = reinterpret_cast<T*>(smem);                          // [TQ][D], later the output tile
-  T* sK = sQ + TQ * D;                                         // [2][TKV][D]
-  T* sV = sK + 2 * TKV * D;                                    // [2][TKV][D]
-  auto* sRows = reinterpret_cast<int64_t*>(sV + 2 * TKV * D);  // [kPlans][TKV] planned K/V rows
-  auto* barriers = reinterpret_cast<uint64_t*>(sRows + kPlans * TKV);
+  const PrefillSmem<T, D, TQ, TKV> smem(smem_raw);
+  auto* barriers = reinterpret_cast<uint64_t*>(smem.end());
   // Stage s of K: full_k(s) completes when its copies have landed (128 producer arrivals),
   // empty_k(s) when the 8 consumer warps are done reading it; V likewise.
   const auto bar = [&](int which, int s) { return ptx::smem_address(barriers + 2 * which + s); };
@@ -326,25 +342,25 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
     // and one producer barrier a step between a slot's last reader and its next writer.
     const int32_t* pages = sequence_pages(p, tile.b);
     const auto plan = [&](int32_t j) {
-      plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + j * TKV, begin, end, sRows + (j % kPlans) * TKV);
+      plan_kv_tile<T, D, TKV>(p, pages, kvh, begin + j * TKV, begin, end, smem.plan(j));
     };
     const auto load_k = [&](int32_t j) {
       ptx::mbarrier_wait(empty_k(j & 1), parity(j) ^ 1u);  // the first use of a stage passes
       load_kv_tile_async<T, D, TKV, ws::kProducerThreads, KvLayout, true, false>(
-          p, sRows + (j % kPlans) * TKV, sK + (j & 1) * TKV * D, nullptr);
+          p, smem.plan(j), smem.k_stage(j), nullptr);
       ptx::cp_async_mbarrier_arrive(full_k(j & 1));
     };
     const auto load_v = [&](int32_t j) {
       ptx::mbarrier_wait(empty_v(j & 1), parity(j) ^ 1u);
       load_kv_tile_async<T, D, TKV, ws::kProducerThreads, KvLayout, false, true>(
-          p, sRows + (j % kPlans) * TKV, nullptr, sV + (j & 1) * TKV * D);
+          p, smem.plan(j), nullptr, smem.v_stage(j));
       ptx::cp_async_mbarrier_arrive(full_v(j & 1));
     };
     const T* q = static_cast<const T*>(p.q);
     plan(0);
     if (num_tiles > 1) plan(1);
     ptx::named_barrier_sync(ws::kProducerBarrier, ws::kProducerThreads);
-    load_rows_async<T, D, TQ, ws::kProducerThreads, QLayout>(sQ, q, [&](int r) -> int64_t {
+    load_rows_async<T, D, TQ, ws::kProducerThreads, QLayout>(smem.q, q, [&](int r) -> int64_t {
       return r < rows ? (row0 + static_cast<int64_t>(r) * p.num_q_heads) * D : -1;
     });
     load_k(0);  // Q lands with K(0)
@@ -365,7 +381,7 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
   ptx::claim_registers<ws::kConsumerRegisters>();
   const int consumer = threadIdx.x / 128 - 1, group_row0 = consumer * kGroupRows, lane = threadIdx.x & 31;
   const bool group_active = group_row0 < rows;
-  GroupStep<T, D, TQ, TKV> g(tile, group_row0, sQ, sK, sV);
+  GroupStep<T, D, TQ, TKV> g(tile, group_row0, smem);
   const auto release = [&](uint32_t barrier) {  // this warp is done with a stage
     if (lane == 0) ptx::mbarrier_arrive(barrier);
   };
@@ -411,13 +427,12 @@ __global__ void __launch_bounds__(ws::kThreads, 1) flash_prefill_ws_kernel(Atten
     rescale_output(rescale, g.st);
     g.pack();
   }
-  if (group_active) g.store(p, sQ, row0);
+  if (group_active) g.store(p, smem.q, row0);
 }
 
 template <typename T, int D, int TKV>
 void launch_prefill_ws(const AttendParams& params, int32_t tiles, cudaStream_t stream) {
-  constexpr std::size_t kSmem = 1024 + static_cast<std::size_t>(ws::kTileQ + 4 * TKV) * D * sizeof(T) +
-                                kPlans * TKV * sizeof(int64_t) + 8 * sizeof(uint64_t);
+  constexpr std::size_t kSmem = PrefillSmem<T, D, ws::kTileQ, TKV>::bytes(8 * sizeof(uint64_t));  // 8 mbarriers
   const auto kernel = flash_prefill_ws_kernel<T, D, TKV>;
   static const bool configured =
       (allow_shared_memory(kernel, kSmem, "fused warp-specialized prefill kernel"), true);
@@ -429,8 +444,7 @@ void launch_prefill_ws(const AttendParams& params, int32_t tiles, cudaStream_t s
 template <typename T, int D, int TQ, int TKV>
 void launch_prefill_wgmma(const AttendParams& params, int32_t tiles, cudaStream_t stream) {
   constexpr int kThreads = TQ / kGroupRows * 128;
-  constexpr std::size_t kSmem = 1024 + static_cast<std::size_t>(TQ + 4 * TKV) * D * sizeof(T) +
-                                kPlans * TKV * sizeof(int64_t);
+  constexpr std::size_t kSmem = PrefillSmem<T, D, TQ, TKV>::bytes();
   const auto kernel = flash_prefill_wgmma_kernel<T, D, TQ, TKV>;
   static const bool configured =
       (allow_shared_memory(kernel, kSmem, "fused wgmma prefill kernel"), true);

@@ -37,7 +37,7 @@ const AttnbTunable* tunable_table(std::size_t* count) {
        "CUDA prefill kernel: 0 mma.sync; on Hopper's warpgroup MMA where the device and build "
        "have it (tile_q rows in warpgroups of 64, warp_rows unused), 1 the faster of the two "
        "below for the head dim, 2 every warp copying K/V, 3 warp-specialized (a producer "
-       "warpgroup, two consumers; tile_q 128)",
+       "warpgroup, two consumers; its tiles have 128 rows: at tile_q 64, 3 runs 2)",
        prefill_kernels, 4, defaults.wgmma},
   };
   *count = sizeof(table) / sizeof(table[0]);

@@ -65,11 +65,7 @@ struct Launch {
     std::vector<Copy> copies;     // tracked by cp.async.mbarrier.arrive, landing with the phase
   };
   std::map<uint32_t, MBarrier> mbarriers;
-  struct Named {
-    uint32_t threads = 0, arrived = 0;
-    std::vector<int> waiters;
-  };
-  std::map<uint32_t, Named> named;
+  std::map<uint32_t, Barrier> named;  // `alive`: the threads the barrier instruction names
 };
 Launch* g_launch = nullptr;
 
@@ -221,15 +217,20 @@ void Barrier::reset(int participants) {
 }
 
 namespace {
+// The waiting threads run again, in the order the driver chose.
+void wake(std::vector<int>& waiters) {
+  if (options().reverse_order)
+    std::sort(waiters.begin(), waiters.end(), std::greater<int>());
+  else
+    std::sort(waiters.begin(), waiters.end());
+  for (int t : waiters) make_runnable(t);
+  waiters.clear();
+}
+
 void release(Barrier& b) {
   b.arrived = 0;
   ++b.generation;
-  if (options().reverse_order)
-    std::sort(b.waiters.begin(), b.waiters.end(), std::greater<int>());
-  else
-    std::sort(b.waiters.begin(), b.waiters.end());
-  for (int t : b.waiters) make_runnable(t);
-  b.waiters.clear();
+  wake(b.waiters);
 }
 }  // namespace
 
@@ -620,18 +621,13 @@ void cp_async_wait_group(int pending) {
 
 namespace {
 
-void wake(std::vector<int>& waiters) {
-  if (options().reverse_order)
-    std::sort(waiters.begin(), waiters.end(), std::greater<int>());
-  else
-    std::sort(waiters.begin(), waiters.end());
-  for (int t : waiters) make_runnable(t);
-  waiters.clear();
+unsigned char* mbarrier_bytes(uint32_t bar, const char* what) {
+  if (bar % 8 != 0) fault("%s: mbarrier address %#x is not 8-byte aligned", what, bar);
+  return shared_at(bar, 8, what);
 }
 
 Launch::MBarrier& mbarrier_at(uint32_t bar, const char* what) {
-  if (bar % 8 != 0) fault("%s: mbarrier address %#x is not 8-byte aligned", what, bar);
-  shared_at(bar, 8, what);
+  mbarrier_bytes(bar, what);
   auto found = g_launch->mbarriers.find(bar);
   if (found == g_launch->mbarriers.end()) fault("%s: no mbarrier initialized at %#x", what, bar);
   return found->second;
@@ -650,8 +646,7 @@ void arrive(Launch::MBarrier& b, const char* what) {
 }  // namespace
 
 void mbarrier_init(uint32_t bar, uint32_t count) {
-  if (bar % 8 != 0) fault("mbarrier.init: address %#x is not 8-byte aligned", bar);
-  std::memset(shared_at(bar, 8, "mbarrier.init"), 0, 8);
+  std::memset(mbarrier_bytes(bar, "mbarrier.init"), 0, 8);
   if (count == 0 || count > (1u << 20) - 1) fault("mbarrier.init: count %u outside 1..2^20-1", count);
   Launch::MBarrier& b = g_launch->mbarriers[bar];
   if (!b.waiters.empty() || !b.copies.empty()) fault("mbarrier.init on a barrier in use");
@@ -689,18 +684,12 @@ void named_barrier(uint32_t id, uint32_t threads, bool wait) {
   const unsigned block_threads = current_block_dim.x * current_block_dim.y * current_block_dim.z;
   if (threads == 0 || threads % 32 != 0 || threads > block_threads)
     fault("bar %u: %u threads is not a positive multiple of 32 within the block", id, threads);
-  Launch::Named& b = g_launch->named[id];
-  if (b.arrived > 0 && b.threads != threads)
-    fault("bar %u: %u threads expected, %u arrived for %u", id, threads, b.arrived, b.threads);
-  b.threads = threads;
-  if (++b.arrived == threads) {
-    b.arrived = 0;
-    wake(b.waiters);
-    return;
-  }
-  if (!wait) return;
-  b.waiters.push_back(current_thread->linear);
-  run_next();
+  Barrier& b = g_launch->named[id];
+  if (b.arrived > 0 && b.alive != static_cast<int>(threads))
+    fault("bar %u: %u threads expected, %d arrived for %d", id, threads, b.arrived, b.alive);
+  b.alive = static_cast<int>(threads);
+  if (wait) return b.wait();
+  if (++b.arrived == b.alive) release(b);
 }
 
 float ex2_approx_ftz(float x) {
