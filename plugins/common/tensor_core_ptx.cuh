@@ -95,6 +95,19 @@ __device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&c)[4], const ui
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// c += a * b on the integer tensor cores: a 16x32 int8 (4 regs of 4 bytes), b 32x8 int8
+// (2 regs), c 16x8 int32. Fragments (PTX ISA, "Matrix Fragments for mma.m16n8k32"), the
+// lowest index in the lowest byte: a0 = A[g][4t .. 4t+3], a1 = A[g+8][4t ..], a2 = A[g][16+4t ..],
+// a3 = A[g+8][16+4t ..]; b0 = B[4t .. 4t+3][g], b1 = B[16+4t ..][g]; c as for m16n8k16.
+__device__ __forceinline__ void mma_16832_s8(int32_t (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                             uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
 // Two floats rounded to T and packed in one register, `lo` in the low half.
 template <typename T>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi);

@@ -1,15 +1,16 @@
 // Decode over the int8 cache on the tensor cores. Each block streams int8 K/V tiles into
 // shared memory with cp.async (half the bytes of an fp16 cache). Each warp takes 16 keys of
-// a tile and runs the turned-around step of ../common/decode_cols_tile.cuh, S^T = K Q^T with
-// the keys as the MMA rows and up to 8 query heads of a group as its columns: K's operand is
-// converted from the int8 tile in registers, V's integers into a 16-bit tile, exactly, and
-// the per-token scales are applied once per key, to the scores (K) and to the weights (V).
+// a tile and runs the turned-around step of int8_decode_cols.cuh, S^T = K Q^T with the keys
+// as the MMA rows and up to 8 query heads of a group as its columns: K's int8 rows are the
+// integer product's operand as they are (Q quantized in two int8 parts), V's integers are
+// converted into a 16-bit tile, exactly, and the per-token scales are applied once per key,
+// to the scores (K) and to the weights (V).
 // The group reads its KV head once. Done on the CUDA cores with one FMA per element and head
 // (attend_kernel), the same work was bound by arithmetic at a third of the memory bandwidth.
 #include "int8_kv_cuda.hpp"
 
-#include "../common/decode_cols_tile.cuh"
 #include "../common/split_kv.hpp"
+#include "int8_decode_cols.cuh"
 
 #include <cmath>
 #include <string>
@@ -75,12 +76,11 @@ __device__ __forceinline__ void plan_tile(const DecodeParams& p, int32_t b, int3
 }
 
 // Where 16-byte chunk `chunk` of int8 K row `row` sits in its tile. The K operand is read
-// by lanes (g, t) as chunks (D / 64) t .. of rows g and g + 8 (Int8KOperand); for D = 128
-// the rows' 128-byte stride would put rows g and g + 1 on the same banks, so odd rows swap
-// neighbouring chunks.
+// by ldmatrix, 8 rows at one chunk position a matrix; the rows' 128-byte (64-byte) stride
+// would put them on the same banks, so the chunk index is XORed with the row (its pair).
 template <int D>
 __device__ __forceinline__ int k8_chunk(int row, int chunk) {
-  return D == 128 ? chunk ^ (row & 1) : chunk;
+  return D == 128 ? chunk ^ (row & 7) : chunk ^ ((row >> 1) & 3);
 }
 
 // Starts the cp.async copies of a planned tile: int8 rows 16 bytes a copy, scales 4 bytes.
@@ -140,35 +140,20 @@ __device__ __forceinline__ uint4 int8x8_to(uint2 raw) {
   return make_uint4(lo.x, lo.y, hi.x, hi.y);
 }
 
-// The A operand of S^T = K Q^T for a warp's 16 keys, straight from the int8 tile: lane
-// (g, t) loads the D / 4 bytes of rows g and g + 8 it needs (cols_element's order) in 16-byte
-// loads, and converts a slice's four bytes of each row when the product asks for them. K
-// never goes through a 16-bit tile.
-template <typename T, int D>
+// The A operand of S^T = K Q^T for a warp's 16 keys, straight from the int8 tile: k32 slice
+// kk is the head dim's bytes 32 kk .. 32 kk + 31, and ldmatrix (16-byte rows, each lane given
+// 4 bytes of one) loads it as the fragment: matrices 0 and 1 are keys 0..7 and 8..15 at the
+// slice's first 16 bytes, 2 and 3 the same at its second. K never goes through a 16-bit tile,
+// nor a conversion.
+template <int D>
 struct Int8KOperand {
-  static constexpr int kLoads = D / 64;  // 16-byte loads a row
-  uint4 raw[2][kLoads];                  // rows g and g + 8
-
-  __device__ __forceinline__ Int8KOperand(const int8_t* k8, int row0) {
-    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int row = row0 + g + 8 * h;
-#pragma unroll
-      for (int i = 0; i < kLoads; ++i)
-        raw[h][i] = *reinterpret_cast<const uint4*>(k8 + row * D + k8_chunk<D>(row, kLoads * t + i) * 16);
-    }
-  }
+  const int8_t* k8;
+  int row0;
 
   __device__ __forceinline__ void a(int kk, uint32_t (&a)[4]) const {
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const uint4& r = raw[h][kk / 4];
-      const int w = kk % 4;
-      const uint2 x = int8x4_to<T>(w == 0 ? r.x : w == 1 ? r.y : w == 2 ? r.z : r.w);
-      a[h] = x.x;      // elements e, e + 1 of key g (h = 0) or g + 8 (h = 1)
-      a[h + 2] = x.y;  // elements e + 2, e + 3
-    }
+    const int lane = threadIdx.x & 31;
+    const int row = row0 + (lane & 7) + (lane & 8), chunk = 2 * kk + (lane >> 4);
+    ptx::ldmatrix_x4(a, k8 + row * D + k8_chunk<D>(row, chunk) * 16);
   }
 };
 
@@ -257,7 +242,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
 
   const int warp = threadIdx.x / 32;
   ColState<D> st;
-  QueryCols<T, D> q_cols;  // loaded once Q has landed, with tile 0
+  QueryCols<D> q_cols;  // quantized once Q has landed, with tile 0
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
     const int s = i & 1;
@@ -275,7 +260,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
     const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end) {
       const float* scales = sScales + s * 2 * TKV;
-      warp_attend_cols<T, D>(q_cols, Int8KOperand<T, D>(sK8 + s * TKV * D, warp * 16), sV,
+      warp_attend_cols<T, D>(q_cols, Int8KOperand<D>{sK8 + s * TKV * D, warp * 16}, sV,
                              warp * 16, key0, key0 + 16 > end, begin, end, p.scale_log2, st,
                              Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sV, warp * 16});
     }

@@ -3,7 +3,8 @@
 // kernel that gets a layout wrong shows it:
 //   cp.async:  "Data Movement and Conversion Instructions: cp.async"
 //   ldmatrix:  "Warp-level matrix load instruction: ldmatrix"
-//   mma:       "Matrix Fragments for mma.m16n8k16 with floating point type"
+//   mma:       "Matrix Fragments for mma.m16n8k16 with floating point type", "... for
+//              mma.m16n8k32" (integer types)
 //   movmatrix: "Warp-level matrix transpose instruction: movmatrix"
 //   wgmma:     "Asynchronous Warpgroup Level Matrix Multiply-Accumulate Instructions"
 //   mbarrier, bar, setmaxnreg: "Parallel Synchronization and Communication Instructions"
@@ -55,6 +56,21 @@ inline void mma_m16n8k16(float& d0, float& d1, float& d2, float& d3, uint32_t a0
   const float c[4] = {c0, c1, c2, c3};
   float d[4];
   mma_m16n8k16(std::is_same_v<T, __half> ? Element::kF16 : Element::kBF16, d, a, b, c);
+  d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];
+}
+
+// mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 d, a, b, c: D = A B + C in int32 (wrapping),
+// with, for lane (g, t), four int8 a register, the lowest index in the lowest byte:
+// a0 = A[g][4t..4t+3], a1 = A[g+8][4t..], a2 = A[g][16+4t..], a3 = A[g+8][16+4t..];
+// b0 = B[4t..4t+3][g], b1 = B[16+4t..][g]; c and d as for m16n8k16.
+void mma_m16n8k32_s8(int32_t* d, const uint32_t* a, const uint32_t* b, const int32_t* c);
+inline void mma_m16n8k32_s8(int32_t& d0, int32_t& d1, int32_t& d2, int32_t& d3, uint32_t a0,
+                            uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0, uint32_t b1,
+                            int32_t c0, int32_t c1, int32_t c2, int32_t c3) {
+  const uint32_t a[4] = {a0, a1, a2, a3}, b[2] = {b0, b1};
+  const int32_t c[4] = {c0, c1, c2, c3};
+  int32_t d[4];
+  mma_m16n8k32_s8(d, a, b, c);
   d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];
 }
 

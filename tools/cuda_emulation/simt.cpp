@@ -751,6 +751,25 @@ void mma_m16n8k16(Element type, float* d, const uint32_t* a, const uint32_t* b, 
   }
 }
 
+void mma_m16n8k32_s8(int32_t* d, const uint32_t* a, const uint32_t* b, const int32_t* c) {
+  const uint64_t words[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
+  const auto lanes = exchange(Collective::kMma, 0xffffffffu, words, 6);
+  const auto element = [&](int lane, int reg, int k) {
+    return static_cast<int32_t>(static_cast<int8_t>(lanes[lane][reg] >> (8 * (k % 4))));
+  };
+  const auto A = [&](int row, int k) {
+    return element(4 * (row % 8) + (k % 16) / 4, (row >= 8 ? 1 : 0) + (k >= 16 ? 2 : 0), k);
+  };
+  const auto B = [&](int k, int col) { return element(4 * col + (k % 16) / 4, 4 + (k >= 16), k); };
+  const int g = simt::lane() / 4, t = simt::lane() % 4;
+  for (int i = 0; i < 4; ++i) {
+    const int row = g + 8 * (i / 2), col = 2 * t + i % 2;
+    uint32_t sum = static_cast<uint32_t>(c[i]);  // two's-complement wrap, as the GPU's
+    for (int k = 0; k < 32; ++k) sum += static_cast<uint32_t>(A(row, k) * B(k, col));
+    d[i] = static_cast<int32_t>(sum);
+  }
+}
+
 namespace {
 
 // Byte address in the shared window of element (mn, k) of a wgmma operand in shared memory,

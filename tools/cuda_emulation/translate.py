@@ -207,6 +207,9 @@ INSTRUCTIONS = [
                 r'\{([^}]*)\},\s*\{([^}]*)\},\s*\{([^}]*)\},\s*\{([^}]*)\}$'),
      lambda m: 'simt::ptx::mma_m16n8k16<{}>({}, {}, {}, {})'.format(
          '__half' if m.group(1) == 'f16' else '__nv_bfloat16', *m.groups()[2:])),
+    (re.compile(r'mma\.sync\.aligned\.m16n8k32\.row\.col\.s32\.s8\.s8\.s32\s+'
+                r'\{([^}]*)\},\s*\{([^}]*)\},\s*\{([^}]*)\},\s*\{([^}]*)\}$'),
+     lambda m: 'simt::ptx::mma_m16n8k32_s8({}, {}, {}, {})'.format(*m.groups())),
 ]
 
 

@@ -361,6 +361,58 @@ void check_mma() {
   expect(ok, "mma.m16n8k16 f16 against a host product, fragments packed from the PTX table");
 }
 
+// The same for the int8 product: D = A B + C in int32, four int8 a register.
+__global__ void multiply_s8(const unsigned* a, const unsigned* b, const int* c, int* d) {
+  const int lane = threadIdx.x;
+  int acc[4] = {c[lane * 4], c[lane * 4 + 1], c[lane * 4 + 2], c[lane * 4 + 3]};
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3])
+      : "r"(a[lane * 4]), "r"(a[lane * 4 + 1]), "r"(a[lane * 4 + 2]), "r"(a[lane * 4 + 3]),
+        "r"(b[lane * 2]), "r"(b[lane * 2 + 1]));
+  for (int i = 0; i < 4; ++i) d[lane * 4 + i] = acc[i];
+}
+
+void check_mma_s8() {
+  int A[16][32], B[32][8], C[16][8];
+  for (int r = 0; r < 16; ++r)
+    for (int k = 0; k < 32; ++k) A[r][k] = (r * 37 + k * 11) % 255 - 127;
+  for (int k = 0; k < 32; ++k)
+    for (int n = 0; n < 8; ++n) B[k][n] = (k * 23 + n * 59) % 255 - 127;
+  for (int r = 0; r < 16; ++r)
+    for (int n = 0; n < 8; ++n) C[r][n] = 1000 * r - 77 * n;
+  const auto bytes = [](int x0, int x1, int x2, int x3) {
+    return static_cast<unsigned>(x0 & 0xff) | static_cast<unsigned>(x1 & 0xff) << 8 |
+           static_cast<unsigned>(x2 & 0xff) << 16 | static_cast<unsigned>(x3 & 0xff) << 24;
+  };
+  std::vector<unsigned> a(32 * 4), b(32 * 2);
+  std::vector<int> c(32 * 4), d(32 * 4);
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane / 4, t = lane % 4;
+    for (int i = 0; i < 4; ++i) {
+      const int row = g + 8 * (i % 2), k = 4 * t + 16 * (i / 2);
+      a[lane * 4 + i] = bytes(A[row][k], A[row][k + 1], A[row][k + 2], A[row][k + 3]);
+    }
+    for (int i = 0; i < 2; ++i) {
+      const int k = 4 * t + 16 * i;
+      b[lane * 2 + i] = bytes(B[k][g], B[k + 1][g], B[k + 2][g], B[k + 3][g]);
+    }
+    const int mine[4] = {C[g][2 * t], C[g][2 * t + 1], C[g + 8][2 * t], C[g + 8][2 * t + 1]};
+    for (int i = 0; i < 4; ++i) c[lane * 4 + i] = mine[i];
+  }
+  multiply_s8<<<1, 32>>>(a.data(), b.data(), c.data(), d.data());
+  bool ok = cudaGetLastError() == cudaSuccess;
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 0; i < 4; ++i) {
+      const int row = lane / 4 + 8 * (i / 2), col = 2 * (lane % 4) + i % 2;
+      int want = C[row][col];
+      for (int k = 0; k < 32; ++k) want += A[row][k] * B[k][col];
+      ok &= d[lane * 4 + i] == want;
+    }
+  expect(ok, "mma.m16n8k32 s8 against a host product, fragments packed from the PTX table");
+}
+
 // ---- Faults the emulator must report ------------------------------------------------------
 
 __global__ void shuffle_after_exit(int* out) {
@@ -463,6 +515,7 @@ int main() {
     check_ldmatrix();
     check_movmatrix();
     check_mma();
+    check_mma_s8();
     check_faults();  // the simt: lines on stderr are the faults it provokes
   }
   check_shared_opt_in();

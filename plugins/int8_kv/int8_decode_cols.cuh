@@ -1,13 +1,15 @@
-// Decode's tensor-core step with the product turned around: S^T = K Q^T with a tile's 16 keys
-// as the rows of mma.m16n8k16 and up to 8 query heads of a group as its columns, then
-// O^T += V^T P^T. A decode block has one query row per head; with the heads as the rows
-// (warp_attend_tile), a group of 4 fills 4 of 16 rows and three quarters of the tensor-core
-// and softmax work is padding. Here it fills 4 of 8 columns: per 16 keys, D / 16 products for
-// S^T and D / 16 for O^T instead of twice as many each, 4 scores a lane instead of 8, and the
-// queries' fragments loaded once per block instead of once per tile.
+// The int8 decode's tensor-core step, with the product turned around: S^T = K Q^T with a
+// tile's 16 keys as the rows of mma.m16n8k32.s8 (K's int8 rows used as they are, Q quantized
+// once per block) and up to 8 query heads of a group as its columns, then O^T += V^T P^T in
+// fp16/bf16 (m16n8k16, V's rows converted). A decode block has one query row per head; with
+// the heads as the rows (warp_attend_tile), a group of 4 fills 4 of 16 rows and three
+// quarters of the tensor-core and softmax work is padding. Here it fills 4 of 8 columns: 4
+// scores a lane instead of 8, and the queries' fragments loaded once per block instead of
+// once per tile.
 #pragma once
 
-#include "flash_warp_tile.cuh"
+#include "../common/flash_warp_tile.cuh"
+#include "int8_kv_format.hpp"  // quant_scale
 
 namespace attnbench::flash {
 
@@ -40,37 +42,68 @@ struct ColState {
   }
 };
 
-// The head-dim order of the step. In k16 slice kk, lane (g, t)'s k-indices 2t + j and
-// 2t + 8 + j (j = 0, 1) stand for head-dim elements cols_element(kk, t) + j and + 2 + j: a
-// lane reads a key's row as D / 4 consecutive elements, 4 a slice, so an int8 row comes in
-// 16-byte loads and becomes the K operand in registers (S^T sums over the head dim, so any
-// order serves that Q's and K's fragments share).
+// The int8 queries. S^T = K Q^T runs on the integer tensor cores (mma.m16n8k32.s8): K's int8
+// rows are the A operand as they sit in shared memory, no conversion. Q is quantized once per
+// block, per head, into two int8 parts, q ~ s (hi + lo / 256) with s = max|q| / 127 (an error
+// below s / 256, finer than fp16's own rounding near the row's max): the two products share
+// K's fragments, and their int32 sums are combined in fp32. k32 slice kk covers head-dim
+// elements 32 kk .. 32 kk + 31 in order: lane (g, t)'s B registers h = 0, 1 hold elements
+// cols_element(kk, h, t) .. + 3.
+__device__ __forceinline__ int cols_element(int kk, int h, int t) { return 32 * kk + 16 * h + 4 * t; }
+
+// |dot| < 2^22 for D int8 products of magnitude 127^2: an int32 sum that starts at the bits of
+// 1.5 * 2^23 then reads as the float 1.5 * 2^23 + dot, no conversion instruction.
+constexpr int32_t kDotBiasBits = 0x4B400000;
+constexpr float kDotBias = 12582912.0f;
+
+// The B fragments of S^T = K Q^T (Q^T: k32 slices of the head dim x 8 heads) for every slice,
+// both parts: hi/lo[kk][h] = int8 Q[head g][cols_element(kk, h, t) .. + 3], from sQ's rows 0..7
+// (swizzled, as start_decode_rows leaves it; rows past the group's heads are zeros), and, for
+// this lane's columns (heads 2t + j), the factor that turns the biased sums into dot products.
 template <int D>
-__device__ __forceinline__ int cols_element(int kk, int t) {
-  return (D / 4) * t + 4 * kk;
-}
-
-// The B fragments of S^T = K Q^T (Q^T: k16 slices of the head dim x 8 heads) for every slice,
-// in that order: b0 = Q[head g][e, e + 1], b1 = Q[head g][e + 2, e + 3], e = cols_element,
-// from sQ's rows 0..7 (swizzled, as start_decode_rows leaves it), loaded once per block.
-template <typename T, int D>
 struct QueryCols {
-  uint32_t b[D / 16][2];
+  static_assert(D * 127 * 127 < (1 << 22), "int32 dot products within the float bias");
+  uint32_t hi[D / 32][2], lo[D / 32][2];
+  float scale[2];  // s of heads 2t, 2t + 1
 
+  template <typename T>
   __device__ __forceinline__ void load(const T* sQ) {
     const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    float x[D / 4];  // this lane's elements, word 2 kk + h of them at cols_element(kk, h, t)
 #pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      const int e = cols_element<D>(kk, t);
+    for (int w = 0; w < D / 16; ++w) {
+      const int e = cols_element(w / 2, w % 2, t);
       const uint2 v = *reinterpret_cast<const uint2*>(sQ + swizzled<D>(g, e / 8) + e % 8);
-      b[kk][0] = v.x;
-      b[kk][1] = v.y;
+      const T* four = reinterpret_cast<const T*>(&v);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) x[4 * w + i] = plain_kv::to_float(four[i]);
     }
+    float absmax = 0.0f;
+#pragma unroll
+    for (int i = 0; i < D / 4; ++i) absmax = fmaxf(absmax, fabsf(x[i]));
+    absmax = fmaxf(absmax, __shfl_xor_sync(0xffffffffu, absmax, 1));
+    absmax = fmaxf(absmax, __shfl_xor_sync(0xffffffffu, absmax, 2));
+    const float s = int8_kv::quant_scale(absmax), inv = 1.0f / s;
+#pragma unroll
+    for (int w = 0; w < D / 16; ++w) {
+      uint32_t h = 0, l = 0;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float v = x[4 * w + i] * inv, vh = rintf(v);  // |v| <= 127
+        const float vl = fminf(fmaxf(rintf((v - vh) * 256.0f), -127.0f), 127.0f);
+        h |= (static_cast<uint32_t>(static_cast<int32_t>(vh)) & 0xffu) << (8 * i);
+        l |= (static_cast<uint32_t>(static_cast<int32_t>(vl)) & 0xffu) << (8 * i);
+      }
+      hi[w / 2][w % 2] = h;
+      lo[w / 2][w % 2] = l;
+    }
+#pragma unroll
+    for (int j = 0; j < 2; ++j) scale[j] = __shfl_sync(0xffffffffu, s, 4 * (2 * t + j));
   }
 };
 
-// The warp's 8 heads attend to 16 keys: K's operand from k_op (k_op.a(kk, a) gives slice
-// kk's A fragment), V in tile rows key_row0 .. key_row0 + 15 of sV (swizzled); the keys'
+// The warp's 8 heads attend to 16 keys: K's operand from k_op (k_op.a(kk, a) gives k32 slice
+// kk's int8 A fragment), V in tile rows key_row0 .. key_row0 + 15 of sV (swizzled); the keys'
 // absolute positions start at key0, and those outside [lo, hi) are masked when `masked`.
 // `format` is what the cache format adds: a cache that stores each key's K and V rows scaled
 // (int8_kv: integers times a per-token scale) applies the scales once per key, not to every
@@ -78,30 +111,34 @@ struct QueryCols {
 // format.v(r); format.before_pv() runs after the scores, before sV is read (int8_kv
 // converts its V rows there).
 template <typename T, int D, typename KOperand, typename Format>
-__device__ __forceinline__ void warp_attend_cols(const QueryCols<T, D>& q, const KOperand& k_op,
+__device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KOperand& k_op,
                                                  const T* sV, int key_row0, int32_t key0,
                                                  bool masked, int32_t lo, int32_t hi,
                                                  float scale_log2, ColState<D>& st,
                                                  const Format& format) {
   const int lane = threadIdx.x & 31, g = lane >> 2;
-  // S^T, fp32. A (K, 16 keys x 16 of the head dim) of slice kk from k_op.a(kk, a): a0, a2 of
-  // key g, a1, a3 of key g + 8, in cols_element's order. Even and odd slices accumulate
-  // apart: two dependent chains of half the length.
-  float s2[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+  // S^T. A (K, 16 keys x 32 of the head dim) of slice kk from k_op.a(kk, a): a0, a2 of key g,
+  // a1, a3 of key g + 8. The two parts of Q: two chains of D / 32.
+  int32_t dot_hi[4] = {kDotBiasBits, kDotBiasBits, kDotBiasBits, kDotBiasBits};
+  int32_t dot_lo[4] = {kDotBiasBits, kDotBiasBits, kDotBiasBits, kDotBiasBits};
 #pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
+  for (int kk = 0; kk < D / 32; ++kk) {
     uint32_t a[4];
     k_op.a(kk, a);
-    ptx::mma_16816<T>(s2[kk & 1], a, q.b[kk][0], q.b[kk][1]);
+    ptx::mma_16832_s8(dot_hi, a, q.hi[kk][0], q.hi[kk][1]);
+    ptx::mma_16832_s8(dot_lo, a, q.lo[kk][0], q.lo[kk][1]);
   }
   // Element c: key row key_row0 + g + 8 (c / 2) (position key0 + g + 8 (c / 2)), head
-  // 2t + c % 2. To log2 units, with the key's scale; -inf outside [lo, hi).
+  // 2t + c % 2: s (hi + lo / 256) . k, to log2 units, with the key's scale; -inf outside
+  // [lo, hi). (hi_biased - bias (1 + 1/256)) is exact (Sterbenz), and adds lo_biased / 256.
   float s[4];
   const float k_factor[2] = {scale_log2 * format.k(key_row0 + g),
                              scale_log2 * format.k(key_row0 + g + 8)};
 #pragma unroll
   for (int c = 0; c < 4; ++c) {
-    s[c] = (s2[0][c] + s2[1][c]) * k_factor[c >> 1];
+    const float dot = fmaf(int8_kv::as_float(static_cast<uint32_t>(dot_lo[c])), 1.0f / 256.0f,
+                           int8_kv::as_float(static_cast<uint32_t>(dot_hi[c])) - kDotBias * (1.0f + 1.0f / 256.0f));
+    s[c] = dot * (q.scale[c & 1] * k_factor[c >> 1]);
     if (masked) {
       const int32_t key = key0 + g + 8 * (c >> 1);
       if (key < lo || key >= hi) s[c] = kNegInf;
