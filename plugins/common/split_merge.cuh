@@ -49,6 +49,7 @@ __device__ __forceinline__ void merge_split_quad(const float* part_o, const floa
 template <typename T>
 __global__ void merge_splits_kernel(const float* part_o, const float* part_lse, T* o,
                                     int32_t splits, int32_t d) {
+  wait_for_prior_grid();  // launched early (below): the partials are the decode's
   merge_split_quad<T>(part_o, part_lse, o, blockIdx.x, threadIdx.x, splits, d);
 }
 
@@ -56,8 +57,10 @@ template <typename T>
 void merge_splits(const float* part_o, const float* part_lse, T* o, int64_t rows, int32_t splits,
                   int32_t d, cudaStream_t stream) {
   if (rows == 0) return;
-  merge_splits_kernel<T><<<static_cast<unsigned>(rows), d / 4, 0, stream>>>(part_o, part_lse, o, splits, d);
-  check_launch("split merge kernel");
+  // Launched early: its launch overlaps the decode's end where that decode lets it
+  // (let_dependents_start); its blocks wait for the decode grid before reading.
+  launch_dependent("split merge kernel", merge_splits_kernel<T>, dim3(static_cast<unsigned>(rows)),
+                   dim3(d / 4), 0, stream, part_o, part_lse, o, splits, d);
 }
 
 // Called by every thread of each of a row group's `splits` blocks once its partial rows are

@@ -3,7 +3,7 @@
 // merges the partial results by log-sum-exp (flash-decoding). Any group size (MHA, GQA,
 // MQA), causal and sliding-window masks, tunable tile sizes and split count.
 #include "cpu_flash_attention.hpp"
-#include "fresh_keys.hpp"
+#include "../common/fresh_keys.hpp"
 #include "fused_tunables.hpp"
 
 #include "../common/cpu_paged_attention.hpp"
@@ -143,7 +143,7 @@ class FusedPlugin : public PluginBase {
   AttnbProblem problem_;
   fused::Tunables tunables_;
   int32_t sm_count_ = 0;
-  fused::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
+  plain_kv::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
 #ifdef ATTNB_WITH_CUDA
   fused::SplitCounters split_counters_;  // device memory: max_batch x KV heads x head chunks
 #endif

@@ -90,16 +90,19 @@ __global__ void open_pages_kernel(AttnbPagedKv cache, Layout layout, const T* k,
 }
 
 // A block per new token; its warps take the token's 2 * num_kv_heads rows (K and V of each
-// head) in turn. A lane holds head_dim / 32 consecutive elements; the warp's max is the scale.
+// head), all at once up to 32 rows (append_warps). A lane holds head_dim / 32 consecutive
+// elements; the warp's max is the scale.
 template <typename T, bool PerChannel>
 __global__ void quantize_kernel(AttnbPagedKv cache, Layout layout, const T* k, const T* v,
                                 const int32_t* new_indptr) {
+  plain_kv::let_dependents_start();  // a decode after it waits only where it reads the new tokens
   const int32_t t = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int32_t warps = blockDim.x / 32;
   const int32_t d = layout.head_dim, per_lane = d / 32;  // 2 or 4
   const NewToken n = new_token(cache, new_indptr, t, layout.page_size);
   char* page = page_at(cache, layout, n.b, n.pos);
   const int32_t slot = static_cast<int32_t>(n.pos % layout.page_size);
-  for (int32_t row = warp; row < 2 * layout.num_kv_heads; row += kWarps) {
+  for (int32_t row = warp; row < 2 * layout.num_kv_heads; row += warps) {
     const int32_t h = row / 2;
     const bool is_v = row % 2 == 1;
     const T* src = (is_v ? v : k) + (static_cast<std::size_t>(t) * layout.num_kv_heads + h) * d;
@@ -370,6 +373,8 @@ int32_t cuda_sm_count() {
 void cuda_append(const AttnbProblem& p, const Layout& layout, const AttnbAppendArgs& a) {
   const int32_t tokens = a.new_indptr_host[a.cache->batch];
   if (tokens == 0) return;
+  // A warp per row (K and V of each head) up to 32: one memory round trip, not one a row.
+  const int32_t append_threads = 32 * std::min(2 * p.num_kv_heads, 32);
   auto stream = static_cast<cudaStream_t>(a.stream);
   dispatch_half_types(p.dtype, [&](auto* type_tag) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
@@ -380,16 +385,17 @@ void cuda_append(const AttnbProblem& p, const Layout& layout, const AttnbAppendA
       open_pages_kernel<T><<<dim3(tokens, p.num_kv_heads), p.head_dim, 0, stream>>>(*a.cache, layout, k,
                                                                                     a.new_indptr);
       check_launch("int8_kv page-open kernel");
-      quantize_kernel<T, true><<<tokens, kThreads, 0, stream>>>(*a.cache, layout, k, v, a.new_indptr);
+      quantize_kernel<T, true><<<tokens, append_threads, 0, stream>>>(*a.cache, layout, k, v, a.new_indptr);
     } else {
-      quantize_kernel<T, false><<<tokens, kThreads, 0, stream>>>(*a.cache, layout, k, v, a.new_indptr);
+      quantize_kernel<T, false><<<tokens, append_threads, 0, stream>>>(*a.cache, layout, k, v, a.new_indptr);
     }
     check_launch("int8_kv quantize kernel");
   });
 }
 
 void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a, bool decode,
-                 int32_t kv_splits, int32_t sm_count) {
+                 const Tunables& tunables, int32_t sm_count, int32_t fresh_keys) {
+  const int32_t kv_splits = tunables.kv_splits;
   const AttnbPagedKv& cache = *a.cache;
   const int32_t tokens = a.q_indptr_host ? a.q_indptr_host[cache.batch] : cache.batch;
   if (tokens == 0) return;
@@ -420,7 +426,8 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   float* part_lse =
       splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * p.head_dim : nullptr;
   if (tensor_cores) {
-    cuda_flash_decode(p, layout, a, splits, part_o, part_lse, sm_count);
+    cuda_flash_decode(p, layout, a, splits, tunables.l2_evict_first != 0, fresh_keys, part_o, part_lse,
+                      sm_count);
   } else {
     const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {

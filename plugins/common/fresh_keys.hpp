@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <utility>
 
-namespace attnbench::fused {
+namespace attnbench::plain_kv {
 
 class FreshKeys {
  public:
@@ -28,4 +28,4 @@ class FreshKeys {
   int32_t fresh_ = 0;
 };
 
-}  // namespace attnbench::fused
+}  // namespace attnbench::plain_kv
