@@ -252,7 +252,7 @@ TEST_P(Int8KvPlugin, MatchesAttentionOverItsDequantizedCache) {
               expect_matches(problem(dtype, hq, hkv, d, mode, mask.causal, mask.window), pattern, {}, ++seed);
 }
 
-// Every value of every tunable the plugin declares (the split counts, the L2 hint), each on a
+// Every value of every tunable the plugin declares (the split counts), each on a
 // long decode that crosses many tiles and splits.
 TEST_P(Int8KvPlugin, LongDecodeMatchesForEveryTunableValue) {
   uint64_t seed = std::random_device{}();

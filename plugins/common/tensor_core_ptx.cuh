@@ -39,28 +39,6 @@ __device__ __forceinline__ void cp_async_4(void* smem, const void* gmem, bool va
                "l"(gmem), "r"(valid ? 4 : 0)
                : "memory");
 }
-// An L2 eviction policy (createpolicy) for the hinted copies below. With evict_first the
-// lines a copy brings into L2 are the first to go: data streamed once (a decode's K/V) then
-// replaces its own earlier lines instead of what other kernels keep in L2, dirty lines
-// included, which would otherwise be written back while the stream reads. evict_normal is
-// the unhinted behaviour.
-__device__ __forceinline__ uint64_t l2_policy(bool evict_first) {
-  uint64_t first, normal;
-  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(first));
-  asm("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(normal));
-  return evict_first ? first : normal;
-}
-// cp_async_16 / cp_async_4 with an L2 policy from l2_policy.
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid, uint64_t policy) {
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(smem_address(smem)),
-               "l"(gmem), "r"(valid ? 16 : 0), "l"(policy)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async_4(void* smem, const void* gmem, bool valid, uint64_t policy) {
-  asm volatile("cp.async.ca.shared.global.L2::cache_hint [%0], [%1], 4, %2, %3;\n" ::"r"(smem_address(smem)),
-               "l"(gmem), "r"(valid ? 4 : 0), "l"(policy)
-               : "memory");
-}
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }

@@ -49,7 +49,6 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
                                     static_cast<int32_t>(range.begin - lo) / TKV,
                                     static_cast<int32_t>(range.end - range.begin + TKV - 1) / TKV);
   const int32_t fresh_tile = plain_kv::first_fresh_tile(kv_len - p.fresh_keys, lo, kv_len, TKV);
-  const uint64_t l2_policy = ptx::l2_policy(p.l2_evict_first);
 
   // The chunk's query rows: token b, heads head0 .. head0 + heads - 1, contiguous.
   const T* q =
@@ -67,8 +66,8 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
     if (tiles.valid(j)) {
       if (fresh_tile >= 0 && tiles.tile(j) >= fresh_tile)  // keys the append may still write
         plain_kv::wait_for_prior_grid();
-      load_kv_tile_async<T, D, TKV, kThreads, RowSwizzle<D>, true, true, true>(
-          p, sRows + stage * TKV, sK + stage * TKV * D, sV + stage * TKV * D, l2_policy);
+      load_kv_tile_async<T, D, TKV, kThreads>(p, sRows + stage * TKV, sK + stage * TKV * D,
+                                              sV + stage * TKV * D);
     }
     ptx::cp_async_commit();  // a group even when empty: slot j is always the j-th group
   };
@@ -199,7 +198,6 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
   params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
   params.fresh_keys = fresh_keys;
   params.claim_tiles = t.claim_tiles;
-  params.l2_evict_first = t.l2_evict_first;
   const int64_t groups = static_cast<int64_t>(cache.batch) * p.num_kv_heads * params.head_chunks;  // blocks a split
   params.split_counters = counters.get(static_cast<std::size_t>(groups));
   const SplitInputs split_inputs{plain_kv::longest_visible(p, cache), groups,

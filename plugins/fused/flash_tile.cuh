@@ -41,7 +41,6 @@ struct AttendParams {
   unsigned* split_counters;  // [batch][kv_heads][head_chunks][2]: the splits' arrivals, claimed tiles
   int32_t claim_tiles;       // decode: a group's blocks claim tiles as they go (TileQueue)
   int32_t fresh_keys;    // decode: the last keys of each sequence the append before may still write
-  int32_t l2_evict_first;  // decode: K/V copies hint L2 to evict their lines first (read once)
 };
 
 using namespace flash;  // the format-independent tile pieces
@@ -126,14 +125,12 @@ __device__ __forceinline__ void plan_kv_tile(const AttendParams& p, const int32_
 // bytes a copy, consecutive threads along a row. Keys planned as -1 are zero-filled rather
 // than read: past the end of the cache there is no page to read, and a masked key's weight
 // is 0, which must multiply a zero V row, not whatever garbage a page holds. kLoadK / kLoadV:
-// the wgmma prefill loads a tile's K and V at different steps of its pipeline. kHinted: the
-// copies carry l2_policy (the decode, which reads each K/V row once; a prefill's tiles are
-// read by every query tile, so they keep the default).
+// the wgmma prefill loads a tile's K and V at different steps of its pipeline.
 template <typename T, int D, int KEYS, int THREADS, typename Layout = RowSwizzle<D>,
-          bool kLoadK = true, bool kLoadV = true, bool kHinted = false>
+          bool kLoadK = true, bool kLoadV = true>
 __device__ __forceinline__ void load_kv_tile_async(const AttendParams& p,
                                                    const int64_t* row_offsets, T* k_tile,
-                                                   T* v_tile, uint64_t l2_policy = 0) {
+                                                   T* v_tile) {
   constexpr int kChunks = D / 8, kRowsPerPass = THREADS / kChunks;
   static_assert(THREADS % kChunks == 0 && KEYS % kRowsPerPass == 0,
                 "every thread copies the same chunk of the same number of rows");
@@ -147,12 +144,10 @@ __device__ __forceinline__ void load_kv_tile_async(const AttendParams& p,
     const int64_t offset = row_offsets[row];
     const bool valid = offset >= 0;
     const char* k_src = valid ? chunk_base + offset : p.pages;
-    const auto copy = [&](T* dst, const char* src) {
-      if constexpr (kHinted) ptx::cp_async_16(dst, src, valid, l2_policy);
-      else ptx::cp_async_16(dst, src, valid);
-    };
-    if constexpr (kLoadK) copy(k_tile + Layout::offset(row, chunk), k_src);
-    if constexpr (kLoadV) copy(v_tile + Layout::offset(row, chunk), valid ? k_src + p.v_offset : p.pages);
+    if constexpr (kLoadK) ptx::cp_async_16(k_tile + Layout::offset(row, chunk), k_src, valid);
+    if constexpr (kLoadV)
+      ptx::cp_async_16(v_tile + Layout::offset(row, chunk), valid ? k_src + p.v_offset : p.pages,
+                       valid);
   }
 }
 

@@ -33,10 +33,6 @@ const AttnbTunable* tunable_table(std::size_t* count) {
       {sizeof(AttnbTunable), "claim_tiles",
        "CUDA decode: split blocks claim K/V tiles as they go (1: from 4 splits on) or take fixed ranges (0)",
        on_off, 2, defaults.claim_tiles},
-      {sizeof(AttnbTunable), "l2_evict_first",
-       "CUDA decode: K/V copies hint L2 to evict their lines first (read once, they replace each "
-       "other rather than what other kernels keep in L2) (1) or not (0)",
-       on_off, 2, defaults.l2_evict_first},
       {sizeof(AttnbTunable), "wgmma",
        "CUDA prefill kernel: 0 mma.sync; on Hopper's warpgroup MMA where the device and build "
        "have it (tile_q rows in warpgroups of 64, warp_rows unused), 1 the faster of the two "
@@ -62,8 +58,6 @@ void set_tunable(Tunables& t, const char* name, int64_t value) {
     t.decode_stages = v;
   else if (std::strcmp(name, "claim_tiles") == 0)
     t.claim_tiles = v;
-  else if (std::strcmp(name, "l2_evict_first") == 0)
-    t.l2_evict_first = v;
   else if (std::strcmp(name, "wgmma") == 0)
     t.wgmma = v;
 }

@@ -22,7 +22,6 @@ struct Tunables {
   int32_t num_splits = 0;  // decode: KV splits per sequence; 0 picks from the SM count
   int32_t decode_stages = 0;  // CUDA decode: shared-memory stages of K/V tiles (tiles in flight + 1); 0: by the split plan
   int32_t claim_tiles = 1;    // CUDA decode: split blocks claim tiles as they go (TileQueue)
-  int32_t l2_evict_first = 1;  // CUDA decode: K/V copies hint L2 to evict their lines first
   int32_t wgmma = 1;          // CUDA prefill: 0 mma.sync; on Hopper's wgmma where it runs: 1 the faster
                               // structure for the head dim, 2 all warps copy, 3 warp-specialized
 };

@@ -33,7 +33,6 @@ struct DecodeParams {
   float* part_o;  // split partials, as in attend_kernel
   float* part_lse;
   int32_t num_q_heads, group, window, splits, head_chunks;
-  int32_t l2_evict_first;  // the K/V copies hint L2 to evict their lines first (read once)
   int32_t fresh_keys;      // the last keys of each sequence the append before may still write
   float scale_log2;
 };
@@ -89,8 +88,7 @@ __device__ __forceinline__ int k8_chunk(int row, int chunk) {
 // Keys planned -1 are zero-filled (scale 0): their K and V are zeros, as masked keys' must be.
 template <int D, int TKV, int THREADS>
 __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int64_t* planned,
-                                                int8_t* k8, int8_t* v8, float* scales,
-                                                uint64_t l2_policy) {
+                                                int8_t* k8, int8_t* v8, float* scales) {
   constexpr int kChunks = D / 16;
   static_assert((TKV * kChunks) % THREADS == 0 && 2 * TKV <= THREADS, "even copies");
   const char* pages = static_cast<const char*>(p.cache.pages);
@@ -102,14 +100,14 @@ __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int
     const int i = k * THREADS + threadIdx.x, row = i / kChunks, chunk = i % kChunks;
     const int64_t at = planned[2 * row];
     const char* src = pages + (at >= 0 ? at + chunk * 16 : 0);
-    ptx::cp_async_16(k8 + row * D + k8_chunk<D>(row, chunk) * 16, src, at >= 0, l2_policy);
-    ptx::cp_async_16(v8 + row * D + chunk * 16, at >= 0 ? src + v_rows : pages, at >= 0, l2_policy);
+    ptx::cp_async_16(k8 + row * D + k8_chunk<D>(row, chunk) * 16, src, at >= 0);
+    ptx::cp_async_16(v8 + row * D + chunk * 16, at >= 0 ? src + v_rows : pages, at >= 0);
   }
   if (threadIdx.x < 2 * TKV) {
     const int key = threadIdx.x % TKV, is_v = threadIdx.x / TKV;
     const int64_t at = planned[2 * key + 1];
     ptx::cp_async_4(scales + is_v * TKV + key, pages + (at >= 0 ? at + is_v * v_scales : 0),
-                    at >= 0, l2_policy);
+                    at >= 0);
   }
 }
 
@@ -232,12 +230,11 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   const auto plan = [&](int32_t i) {
     plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i & 1) * 2 * TKV);
   };
-  const uint64_t l2_policy = ptx::l2_policy(p.l2_evict_first);
   const auto load = [&](int32_t i) {
     const int s = i & 1;
     if (fresh_tile >= 0 && i >= fresh_tile) plain_kv::wait_for_prior_grid();  // keys the append may still write
     load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
-                                      sScales + s * 2 * TKV, l2_policy);
+                                      sScales + s * 2 * TKV);
   };
   plan(0);
   plan(1);
@@ -317,7 +314,7 @@ void dispatch(const AttnbProblem& p, F&& f) {
 }  // namespace
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
-                       int32_t splits, bool l2_evict_first, int32_t fresh_keys, float* part_o,
+                       int32_t splits, int32_t fresh_keys, float* part_o,
                        float* part_lse, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
@@ -332,7 +329,6 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.group = p.num_q_heads / p.num_kv_heads;
   params.window = p.window;
   params.splits = splits;
-  params.l2_evict_first = l2_evict_first;
   params.fresh_keys = fresh_keys;
   params.head_chunks = (params.group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));

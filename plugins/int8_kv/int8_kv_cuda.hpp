@@ -20,28 +20,23 @@ constexpr int32_t kMaxGroupTile = 4;
 // Upper bound on the key splits of one decode call.
 constexpr int32_t kMaxSplits = 64;
 
-// The plugin's tunables (its descriptor lists them).
-struct Tunables {
-  int32_t kv_splits = 0;       // 0 chooses the split count from the batch, heads and SM count
-  int32_t l2_evict_first = 1;  // the tensor-core decode's copies carry an L2 evict-first hint
-};
-
 // Partial results of split decode: per (query, head, split) an fp32 output row and its lse.
 std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 int32_t cuda_sm_count();
 void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbAppendArgs& args);
-// Prefill uses one split. fresh_keys: the last keys of each sequence the op's append before
+// kv_splits 0 chooses the split count from the batch, heads and SM count; prefill uses 1.
+// fresh_keys: the last keys of each sequence the op's append before
 // may still be writing (FreshKeys): the tensor-core decode is launched early, while the
 // append runs, and waits for it only before reading those.
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
-                 bool decode, const Tunables& tunables, int32_t sm_count, int32_t fresh_keys);
+                 bool decode, int32_t kv_splits, int32_t sm_count, int32_t fresh_keys);
 
 // The tensor-core decode (per-token scales only): writes o directly when splits == 1, else
 // each split's normalized partial rows and log2-sum-exp2 into part_o / part_lse
 // ([query][head][split][D] and [query][head][split]) for the merge.
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
-                       const AttnbAttendArgs& args, int32_t splits, bool l2_evict_first,
-                       int32_t fresh_keys, float* part_o, float* part_lse, int32_t sm_count);
+                       const AttnbAttendArgs& args, int32_t splits, int32_t fresh_keys,
+                       float* part_o, float* part_lse, int32_t sm_count);
 // Blocks of that kernel the device holds at once (for planning the splits).
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
 // Query heads of a group one of its blocks serves (the columns of its MMA tiles), and keys

@@ -4,12 +4,13 @@
 // which is bound by reading the cache, moves half as much and a pool holds twice the tokens.
 #include "../common/fresh_keys.hpp"
 #include "int8_kv_cpu.hpp"
-#include "int8_kv_cuda.hpp"  // Tunables; the CUDA path's entry points, built with CUDA only
 #include "int8_kv_format.hpp"
 
 #include <attnbench/plugin.hpp>
 
-#include <cstring>
+#ifdef ATTNB_WITH_CUDA
+#include "int8_kv_cuda.hpp"
+#endif
 
 namespace {
 
@@ -21,15 +22,10 @@ class Int8KvPlugin : public PluginBase {
   static const AttnbDescriptor& descriptor() {
     static const int32_t head_dims[] = {64, 128};
     static const int64_t split_values[] = {0, 1, 2, 4, 8, 16, 32};
-    static const int64_t on_off[] = {0, 1};
     static const AttnbTunable tunables[] = {
         {sizeof(AttnbTunable), "kv_splits",
          "blocks that share one decode query's keys (0: chosen from batch, heads and SMs)",
-         split_values, sizeof(split_values) / sizeof(split_values[0]), 0},
-        {sizeof(AttnbTunable), "l2_evict_first",
-         "CUDA decode: int8 K/V copies hint L2 to evict their lines first (read once, they "
-         "replace each other rather than what other kernels keep in L2) (1) or not (0)",
-         on_off, 2, 1}};
+         split_values, sizeof(split_values) / sizeof(split_values[0]), 0}};
     static const AttnbDescriptor d = {
         sizeof(AttnbDescriptor),
         "int8_kv",
@@ -48,7 +44,7 @@ class Int8KvPlugin : public PluginBase {
         ATTNB_FLAG_CAUSAL | ATTNB_FLAG_NON_CAUSAL | ATTNB_FLAG_SLIDING_WINDOW |
             ATTNB_FLAG_QUANTIZED_KV | ATTNB_FLAG_K_PER_CHANNEL_SCALES,
         tunables,
-        2};
+        1};
     return d;
   }
 
@@ -105,17 +101,14 @@ class Int8KvPlugin : public PluginBase {
   }
   void prefill(const AttnbAttendArgs& a) { attend(a, false); }
   void decode(const AttnbAttendArgs& a) { attend(a, true); }
-  void set_tunable(const char* name, int64_t value) {
-    (std::strcmp(name, "kv_splits") == 0 ? tunables_.kv_splits : tunables_.l2_evict_first) =
-        static_cast<int32_t>(value);
-  }
+  void set_tunable(const char*, int64_t value) { kv_splits_ = static_cast<int32_t>(value); }
 
  private:
   void attend(const AttnbAttendArgs& a, bool is_decode) {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return cuda_attend(problem_, layout, a, is_decode, tunables_, sm_count_, fresh_keys_.take());
+      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_, fresh_keys_.take());
 #endif
     (void)is_decode;
     cpu_attend(problem_, layout, a);
@@ -132,7 +125,7 @@ class Int8KvPlugin : public PluginBase {
   }
 
   AttnbProblem problem_;
-  Tunables tunables_;
+  int32_t kv_splits_ = 0;
   plain_kv::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
   int32_t sm_count_ = 0;
 };

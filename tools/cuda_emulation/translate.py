@@ -159,11 +159,8 @@ def wgmma(m):
 
 
 INSTRUCTIONS = [
-    # An L2 cache hint (its policy operand last) changes nothing the emulator can see.
-    (re.compile(r'cp\.async\.(ca|cg)\.shared(?:::cta)?\.global(?:\.L2::\d+B)?(?:\.L2::cache_hint)?\s+'
-                r'\[(%\d+)\],\s*\[(%\d+)\],\s*' + REG + r'(?:,\s*' + REG + r')?(?:,\s*%\d+)?$'), cp_async),
-    (re.compile(r'createpolicy\.fractional\.L2::evict_(?:first|normal|last|unchanged)\.b64\s+(%\d+),\s*1\.0$'),
-     lambda m: f'{m.group(1)} = 0'),
+    (re.compile(r'cp\.async\.(ca|cg)\.shared(?:::cta)?\.global(?:\.L2::\d+B)?\s+\[(%\d+)\],\s*'
+                r'\[(%\d+)\],\s*' + REG + r'(?:,\s*' + REG + r')?$'), cp_async),
     (re.compile(r'cp\.async\.commit_group$'), lambda m: 'simt::ptx::cp_async_commit()'),
     # Kernels here run one after another: a dependent grid starts after the one before it
     # has ended, so its wait has nothing to wait for.
