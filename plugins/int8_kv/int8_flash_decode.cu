@@ -297,8 +297,15 @@ template <typename T, int D>
 void launch(const DecodeParams& params, int32_t sm_count, cudaStream_t stream) {
   configure<T, D>(sm_count);
   const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
-  plain_kv::launch_dependent("int8_kv tensor-core decode kernel", int8_flash_decode_kernel<T, D, kTileKv>,
-                             grid, kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream, params);
+  const auto kernel = int8_flash_decode_kernel<T, D, kTileKv>;
+  constexpr int kThreads = kTileKv / 16 * 32;
+  constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv>::bytes;
+  if (params.fresh_keys < 0) {  // after the append: nothing to wait for
+    kernel<<<grid, kThreads, kSmem, stream>>>(params);
+    plain_kv::check_launch("int8_kv tensor-core decode kernel");
+  } else {
+    plain_kv::launch_dependent("int8_kv tensor-core decode kernel", kernel, grid, kThreads, kSmem, stream, params);
+  }
 }
 
 // Calls f(T*, integral_constant D) for the problem's dtype and head dim.

@@ -25,7 +25,7 @@ std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 int32_t cuda_sm_count();
 void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbAppendArgs& args);
 // kv_splits 0 chooses the split count from the batch, heads and SM count; prefill uses 1.
-// fresh_keys: the last keys of each sequence the op's append before
+// fresh_keys (-1: launched after the append, tunable early_launch 0): the last keys of each sequence the op's append before
 // may still be writing (FreshKeys): the tensor-core decode is launched early, while the
 // append runs, and waits for it only before reading those.
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,

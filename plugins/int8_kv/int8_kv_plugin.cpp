@@ -8,6 +8,8 @@
 
 #include <attnbench/plugin.hpp>
 
+#include <cstring>
+
 #ifdef ATTNB_WITH_CUDA
 #include "int8_kv_cuda.hpp"
 #endif
@@ -22,10 +24,15 @@ class Int8KvPlugin : public PluginBase {
   static const AttnbDescriptor& descriptor() {
     static const int32_t head_dims[] = {64, 128};
     static const int64_t split_values[] = {0, 1, 2, 4, 8, 16, 32};
+    static const int64_t on_off[] = {0, 1};
     static const AttnbTunable tunables[] = {
         {sizeof(AttnbTunable), "kv_splits",
          "blocks that share one decode query's keys (0: chosen from batch, heads and SMs)",
-         split_values, sizeof(split_values) / sizeof(split_values[0]), 0}};
+         split_values, sizeof(split_values) / sizeof(split_values[0]), 0},
+        {sizeof(AttnbTunable), "early_launch",
+         "CUDA decode: launched while the append before it runs, waiting for it only where it "
+         "reads the new tokens (1), or after it (0)",
+         on_off, 2, 1}};
     static const AttnbDescriptor d = {
         sizeof(AttnbDescriptor),
         "int8_kv",
@@ -44,7 +51,7 @@ class Int8KvPlugin : public PluginBase {
         ATTNB_FLAG_CAUSAL | ATTNB_FLAG_NON_CAUSAL | ATTNB_FLAG_SLIDING_WINDOW |
             ATTNB_FLAG_QUANTIZED_KV | ATTNB_FLAG_K_PER_CHANNEL_SCALES,
         tunables,
-        1};
+        2};
     return d;
   }
 
@@ -101,14 +108,18 @@ class Int8KvPlugin : public PluginBase {
   }
   void prefill(const AttnbAttendArgs& a) { attend(a, false); }
   void decode(const AttnbAttendArgs& a) { attend(a, true); }
-  void set_tunable(const char*, int64_t value) { kv_splits_ = static_cast<int32_t>(value); }
+  void set_tunable(const char* name, int64_t value) {
+    (std::strcmp(name, "kv_splits") == 0 ? kv_splits_ : early_launch_) = static_cast<int32_t>(value);
+  }
 
  private:
   void attend(const AttnbAttendArgs& a, bool is_decode) {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
-    if (problem_.device == ATTNB_DEVICE_CUDA)
-      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_, fresh_keys_.take());
+    if (problem_.device == ATTNB_DEVICE_CUDA) {
+      const int32_t fresh = fresh_keys_.take();
+      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_, early_launch_ ? fresh : -1);
+    }
 #endif
     (void)is_decode;
     cpu_attend(problem_, layout, a);
@@ -126,6 +137,7 @@ class Int8KvPlugin : public PluginBase {
 
   AttnbProblem problem_;
   int32_t kv_splits_ = 0;
+  int32_t early_launch_ = 1;
   plain_kv::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
   int32_t sm_count_ = 0;
 };
