@@ -731,43 +731,43 @@ uint32_t movmatrix_trans(uint32_t a) {
   return element(2 * t, g) | element(2 * t + 1, g) << 16;
 }
 
-void mma_m16n8k16(Element type, float* d, const uint32_t* a, const uint32_t* b, const float* c) {
+namespace {
+
+// mma.m16n8kK with E elements a 32-bit register (K = 8 E), from the fragment tables: A's
+// element (row, k) is in lane 4 (row % 8) + (k % 4E) / E, register (row >= 8) + 2 (k >= 4E);
+// B's (k, col) in lane 4 col + (k % 4E) / E, register 4 + (k >= 4E); both at position k % E of
+// the register, which `element(word, position)` reads. D = A B + C, summed in Sum.
+template <int E, typename Sum, typename Out, typename ElementOf>
+void mma_m16n8(Out* d, const uint32_t* a, const uint32_t* b, const Out* c, ElementOf element) {
   const uint64_t words[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
   const auto lanes = exchange(Collective::kMma, 0xffffffffu, words, 6);
-  // Where the fragment table puts each element: the lane, the register and its half.
-  const auto element = [&](int lane, int reg, int k) {
-    return to_float(type, static_cast<uint16_t>(lanes[lane][reg] >> (16 * (k % 2))));
-  };
+  const auto at = [&](int lane, int reg, int k) { return element(lanes[lane][reg], k % E); };
   const auto A = [&](int row, int k) {
-    return element(4 * (row % 8) + (k % 8) / 2, (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0), k);
+    return at(4 * (row % 8) + (k % (4 * E)) / E, (row >= 8 ? 1 : 0) + (k >= 4 * E ? 2 : 0), k);
   };
-  const auto B = [&](int k, int col) { return element(4 * col + (k % 8) / 2, 4 + (k >= 8), k); };
+  const auto B = [&](int k, int col) { return at(4 * col + (k % (4 * E)) / E, 4 + (k >= 4 * E), k); };
   const int g = simt::lane() / 4, t = simt::lane() % 4;
   for (int i = 0; i < 4; ++i) {
     const int row = g + 8 * (i / 2), col = 2 * t + i % 2;
-    float sum = c[i];
-    for (int k = 0; k < 16; ++k) sum += A(row, k) * B(k, col);
-    d[i] = sum;
+    auto sum = static_cast<Sum>(c[i]);
+    for (int k = 0; k < 8 * E; ++k) sum += static_cast<Sum>(A(row, k) * B(k, col));
+    d[i] = static_cast<Out>(sum);
   }
 }
 
+}  // namespace
+
+void mma_m16n8k16(Element type, float* d, const uint32_t* a, const uint32_t* b, const float* c) {
+  mma_m16n8<2, float>(d, a, b, c, [&](uint64_t word, int half) {
+    return to_float(type, static_cast<uint16_t>(word >> (16 * half)));
+  });
+}
+
 void mma_m16n8k32_s8(int32_t* d, const uint32_t* a, const uint32_t* b, const int32_t* c) {
-  const uint64_t words[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
-  const auto lanes = exchange(Collective::kMma, 0xffffffffu, words, 6);
-  const auto element = [&](int lane, int reg, int k) {
-    return static_cast<int32_t>(static_cast<int8_t>(lanes[lane][reg] >> (8 * (k % 4))));
-  };
-  const auto A = [&](int row, int k) {
-    return element(4 * (row % 8) + (k % 16) / 4, (row >= 8 ? 1 : 0) + (k >= 16 ? 2 : 0), k);
-  };
-  const auto B = [&](int k, int col) { return element(4 * col + (k % 16) / 4, 4 + (k >= 16), k); };
-  const int g = simt::lane() / 4, t = simt::lane() % 4;
-  for (int i = 0; i < 4; ++i) {
-    const int row = g + 8 * (i / 2), col = 2 * t + i % 2;
-    uint32_t sum = static_cast<uint32_t>(c[i]);  // two's-complement wrap, as the GPU's
-    for (int k = 0; k < 32; ++k) sum += static_cast<uint32_t>(A(row, k) * B(k, col));
-    d[i] = static_cast<int32_t>(sum);
-  }
+  // Summed in uint32_t: int32 wraps in two's complement, as the GPU's does.
+  mma_m16n8<4, uint32_t>(d, a, b, c, [](uint64_t word, int byte) {
+    return static_cast<int32_t>(static_cast<int8_t>(word >> (8 * byte)));
+  });
 }
 
 namespace {
