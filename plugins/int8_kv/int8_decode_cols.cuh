@@ -108,9 +108,8 @@ struct QueryCols {
 // `format` is what the cache format adds: a cache that stores each key's K and V rows scaled
 // (int8_kv: integers times a per-token scale) applies the scales once per key, not to every
 // element: tile row r's scores are multiplied by format.k(r), its weights, for P V only, by
-// format.v(r); format.load_v() runs before the score products and format.store_v(its
-// result) after they are issued, before sV is read (int8_kv loads its V rows, then converts
-// them while the products run).
+// format.v(r); format.before_pv() runs after the scores, before sV is read (int8_kv
+// converts its V rows there).
 template <typename T, int D, typename KOperand, typename Format>
 __device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KOperand& k_op,
                                                  const T* sV, int key_row0, int32_t key0,
@@ -118,7 +117,6 @@ __device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KO
                                                  float scale_log2, ColState<D>& st,
                                                  const Format& format) {
   const int lane = threadIdx.x & 31, g = lane >> 2;
-  const auto v_rows = format.load_v();  // in flight while S^T is issued
   // S^T. A (K, 16 keys x 32 of the head dim) of slice kk from k_op.a(kk, a): a0, a2 of key g,
   // a1, a3 of key g + 8. The two parts of Q: two chains of D / 32.
   int32_t dot_hi[4] = {kDotBiasBits, kDotBiasBits, kDotBiasBits, kDotBiasBits};
@@ -130,7 +128,6 @@ __device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KO
     ptx::mma_16832_s8(dot_hi, a, q.hi[kk][0], q.hi[kk][1]);
     ptx::mma_16832_s8(dot_lo, a, q.lo[kk][0], q.lo[kk][1]);
   }
-  format.store_v(v_rows);  // V converted while the products run
   // Element c: key row key_row0 + g + 8 (c / 2) (position key0 + g + 8 (c / 2)), head
   // 2t + c % 2: s (hi + lo / 256) . k, to log2 units, with the key's scale; -inf outside
   // [lo, hi). (hi_biased - bias (1 + 1/256)) is exact (Sterbenz), and adds lo_biased / 256.
@@ -174,6 +171,7 @@ __device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KO
       for (int c = 0; c < 4; ++c) st.o[i][c] *= correction[c & 1];
   }
 
+  format.before_pv();
   // P^T (16 keys x 8 heads, in the C layout) to the B fragment of O^T += V^T P^T: each 8x8
   // half, packed to T with its key's V scale, transposed across the warp, is b0 (keys 0..7)
   // or b1 (keys 8..15): lane (g, t) then holds P[head g][keys 2t, 2t + 1] of it.

@@ -158,40 +158,32 @@ struct Int8KOperand {
   }
 };
 
-// Warp-private: rows [row0, row0 + 16) of an int8 tile's V, loaded (every load issued before
-// the first is used: one wait, not one a load), then converted (not scaled: the scales go to
-// warp_attend_cols) into the same rows of a swizzled T tile, 8 elements a lane at a time, so 8
-// lanes fill one row's 8 consecutive 16-byte chunks (no bank conflicts) from 64 consecutive
-// int8 bytes. Two steps, so that the conversion can run while the score products do.
+// Warp-private: rows [row0, row0 + 16) of an int8 tile, converted (not scaled: the scales
+// go to warp_attend_cols) into the same rows of a swizzled T tile, 8 elements a lane at a
+// time, so 8 lanes fill one row's 8 consecutive 16-byte chunks (no bank conflicts) from 64
+// consecutive int8 bytes.
 template <typename T, int D>
-struct VRows {
-  static constexpr int kChunks = D / 8;              // 16-byte chunks of a T row
-  static constexpr int kCopies = 16 * kChunks / 32;  // 8-byte loads a lane
-  uint2 raw[kCopies];
-
-  __device__ __forceinline__ VRows(const int8_t* src, int row0) {
-    const int lane = threadIdx.x & 31;
+__device__ __forceinline__ void convert_rows(const int8_t* src, T* dst, int row0) {
+  constexpr int kChunks = D / 8;                // 16-byte chunks of a T row
+  constexpr int kCopies = 16 * kChunks / 32;    // 8-byte loads a lane
+  const int lane = threadIdx.x & 31;
+  uint2 raw[kCopies];  // every load issued before the first is used: one wait, not kCopies
 #pragma unroll
-    for (int k = 0; k < kCopies; ++k) {
-      const int i = k * 32 + lane;
-      raw[k] = *reinterpret_cast<const uint2*>(src + (row0 + i / kChunks) * D + (i % kChunks) * 8);
-    }
+  for (int k = 0; k < kCopies; ++k) {
+    const int i = k * 32 + lane;
+    raw[k] = *reinterpret_cast<const uint2*>(src + (row0 + i / kChunks) * D + (i % kChunks) * 8);
   }
-  __device__ __forceinline__ void store(T* dst, int row0) const {
-    const int lane = threadIdx.x & 31;
 #pragma unroll
-    for (int k = 0; k < kCopies; ++k) {
-      const int i = k * 32 + lane;
-      *reinterpret_cast<uint4*>(dst + swizzled<D>(row0 + i / kChunks, i % kChunks)) = int8x8_to<T>(raw[k]);
-    }
+  for (int k = 0; k < kCopies; ++k) {
+    const int i = k * 32 + lane;
+    *reinterpret_cast<uint4*>(dst + swizzled<D>(row0 + i / kChunks, i % kChunks)) = int8x8_to<T>(raw[k]);
   }
-};
+}
 
 // What warp_attend_cols needs of an int8 tile besides K: the per-token scales (the score of
 // tile row r is scaled by ks[r], its weight in P V by vs[r]: the dequantization, applied
-// once per key rather than once per element), and V's integers, loaded before the scores
-// (load_v) and converted into the warp's rows of a 16-bit tile after their products are
-// issued (store_v).
+// once per key rather than once per element), and V's integers, converted into the warp's
+// rows of a 16-bit tile once the scores are done (before_pv).
 template <typename T, int D>
 struct Int8Tile {
   const float* ks;
@@ -201,9 +193,8 @@ struct Int8Tile {
   int row0;          // the warp's 16 rows
   __device__ __forceinline__ float k(int r) const { return ks[r]; }
   __device__ __forceinline__ float v(int r) const { return vs[r]; }
-  __device__ __forceinline__ VRows<T, D> load_v() const { return VRows<T, D>(v8, row0); }
-  __device__ __forceinline__ void store_v(const VRows<T, D>& v) const {
-    v.store(rows, row0);
+  __device__ __forceinline__ void before_pv() const {
+    convert_rows<T, D>(v8, rows, row0);
     __syncwarp();
   }
 };
