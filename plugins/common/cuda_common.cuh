@@ -82,13 +82,14 @@ inline void check_launch(const char* what) {
 }
 
 // kernel<<<grid, block, shared_bytes, stream>>>(args...), allowed to start early (see
-// let_dependents_start).
+// let_dependents_start) when `early`; otherwise it starts after the kernel before it, and its
+// wait_for_prior_grid calls return at once.
 template <typename... Params, typename... Args>
 void launch_dependent(const char* what, void (*kernel)(Params...), dim3 grid, dim3 block,
-                      std::size_t shared_bytes, cudaStream_t stream, Args&&... args) {
+                      std::size_t shared_bytes, cudaStream_t stream, bool early_start, Args&&... args) {
   cudaLaunchAttribute early{};
   early.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  early.val.programmaticStreamSerializationAllowed = 1;
+  early.val.programmaticStreamSerializationAllowed = early_start ? 1 : 0;
   // grid, block, dynamic shared memory, stream, attributes
   cudaLaunchConfig_t config{grid, block, shared_bytes, stream, &early, 1};
   const cudaError_t err = cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);

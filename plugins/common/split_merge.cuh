@@ -60,7 +60,7 @@ void merge_splits(const float* part_o, const float* part_lse, T* o, int64_t rows
   // Launched early: its launch overlaps the decode's end where that decode lets it
   // (let_dependents_start); its blocks wait for the decode grid before reading.
   launch_dependent("split merge kernel", merge_splits_kernel<T>, dim3(static_cast<unsigned>(rows)),
-                   dim3(d / 4), 0, stream, part_o, part_lse, o, splits, d);
+                   dim3(d / 4), 0, stream, true, part_o, part_lse, o, splits, d);
 }
 
 // Called by every thread of each of a row group's `splits` blocks once its partial rows are

@@ -146,7 +146,7 @@ void launch_decode(AttendParams params, const Tunables& t, const SplitInputs& in
                                   decode_resident_blocks<T, D, TKV, STAGES>(sm_count), TKV, in.capacity);
   const dim3 grid(params.num_splits * params.head_chunks, num_kv_heads, params.batch);
   plain_kv::launch_dependent("fused decode kernel", flash_decode_kernel<T, D, TKV, STAGES>, grid,
-                             kThreads, kDecodeSharedBytes<T, D, TKV, STAGES>, stream, params);
+                             kThreads, kDecodeSharedBytes<T, D, TKV, STAGES>, stream, true, params);
 }
 
 // The tile and stages of a decode where tile_kv or decode_stages is 0 (automatic), by how

@@ -294,18 +294,12 @@ int64_t configure(int32_t sm_count) {
 }
 
 template <typename T, int D>
-void launch(const DecodeParams& params, int32_t sm_count, cudaStream_t stream) {
+void launch(const DecodeParams& params, bool early_launch, int32_t sm_count, cudaStream_t stream) {
   configure<T, D>(sm_count);
   const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
-  const auto kernel = int8_flash_decode_kernel<T, D, kTileKv>;
-  constexpr int kThreads = kTileKv / 16 * 32;
-  constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv>::bytes;
-  if (params.fresh_keys < 0) {  // after the append: nothing to wait for
-    kernel<<<grid, kThreads, kSmem, stream>>>(params);
-    plain_kv::check_launch("int8_kv tensor-core decode kernel");
-  } else {
-    plain_kv::launch_dependent("int8_kv tensor-core decode kernel", kernel, grid, kThreads, kSmem, stream, params);
-  }
+  plain_kv::launch_dependent("int8_kv tensor-core decode kernel", int8_flash_decode_kernel<T, D, kTileKv>,
+                             grid, kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream,
+                             early_launch, params);
 }
 
 // Calls f(T*, integral_constant D) for the problem's dtype and head dim.
@@ -321,7 +315,7 @@ void dispatch(const AttnbProblem& p, F&& f) {
 }  // namespace
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
-                       int32_t splits, int32_t fresh_keys, float* part_o,
+                       int32_t splits, bool early_launch, int32_t fresh_keys, float* part_o,
                        float* part_lse, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
@@ -336,13 +330,13 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.group = p.num_q_heads / p.num_kv_heads;
   params.window = p.window;
   params.splits = splits;
-  params.fresh_keys = fresh_keys;
+  params.fresh_keys = early_launch ? fresh_keys : 0;  // launched after the append: none
   params.head_chunks = (params.group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = sm_scale * 1.4426950408889634f;
   const auto stream = static_cast<cudaStream_t>(a.stream);
   dispatch(p, [&](auto* type_tag, auto d) {
-    launch<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(params, sm_count, stream);
+    launch<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(params, early_launch, sm_count, stream);
   });
 }
 

@@ -25,18 +25,19 @@ std::size_t cuda_workspace_bytes(const AttnbProblem& problem);
 int32_t cuda_sm_count();
 void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbAppendArgs& args);
 // kv_splits 0 chooses the split count from the batch, heads and SM count; prefill uses 1.
-// fresh_keys (-1: launched after the append, tunable early_launch 0): the last keys of each sequence the op's append before
-// may still be writing (FreshKeys): the tensor-core decode is launched early, while the
-// append runs, and waits for it only before reading those.
+// early_launch (tunable): the tensor-core decode is launched while the op's append before it
+// runs, and waits for it only before reading fresh_keys, the last keys of each sequence the
+// append may still be writing (FreshKeys).
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
-                 bool decode, int32_t kv_splits, int32_t sm_count, int32_t fresh_keys);
+                 bool decode, int32_t kv_splits, bool early_launch, int32_t fresh_keys,
+                 int32_t sm_count);
 
 // The tensor-core decode (per-token scales only): writes o directly when splits == 1, else
 // each split's normalized partial rows and log2-sum-exp2 into part_o / part_lse
 // ([query][head][split][D] and [query][head][split]) for the merge.
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
-                       const AttnbAttendArgs& args, int32_t splits, int32_t fresh_keys,
-                       float* part_o, float* part_lse, int32_t sm_count);
+                       const AttnbAttendArgs& args, int32_t splits, bool early_launch,
+                       int32_t fresh_keys, float* part_o, float* part_lse, int32_t sm_count);
 // Blocks of that kernel the device holds at once (for planning the splits).
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
 // Query heads of a group one of its blocks serves (the columns of its MMA tiles), and keys

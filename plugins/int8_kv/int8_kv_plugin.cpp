@@ -116,10 +116,9 @@ class Int8KvPlugin : public PluginBase {
   void attend(const AttnbAttendArgs& a, bool is_decode) {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
-    if (problem_.device == ATTNB_DEVICE_CUDA) {
-      const int32_t fresh = fresh_keys_.take();
-      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, sm_count_, early_launch_ ? fresh : -1);
-    }
+    if (problem_.device == ATTNB_DEVICE_CUDA)
+      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, early_launch_ != 0,
+                         fresh_keys_.take(), sm_count_);
 #endif
     (void)is_decode;
     cpu_attend(problem_, layout, a);
