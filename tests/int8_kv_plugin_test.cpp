@@ -268,6 +268,22 @@ TEST_P(Int8KvPlugin, LongDecodeMatchesForEveryTunableValue) {
   }
 }
 
+// The CUDA decode copies tiles by tensor copies for pages of 8, 16, 32, 64 or a multiple of
+// 64 keys, by cp.async for the others: a decode across tiles and splits in each kind, with
+// and without a window whose first key falls inside a tile (the tensor copies' first tile
+// then starts before it, masked).
+TEST_P(Int8KvPlugin, LongDecodeMatchesForEveryKindOfPageSize) {
+  uint64_t seed = std::random_device{}();
+  const int32_t dtype = dtypes()[0];
+  for (int32_t page_size : {3, 8, 32, 64, 128, 192})
+    for (int32_t window : {0, 333}) {
+      SCOPED_TRACE("page size " + std::to_string(page_size));
+      AttnbProblem p = problem(dtype, 32, 8, 128, ATTNB_KV_QUANT_PER_TOKEN, true, window);
+      p.page_size = page_size;
+      expect_matches(p, kLongDecode, {}, ++seed);
+    }
+}
+
 TEST_P(Int8KvPlugin, ZeroTokensGiveFiniteOutputs) {
   uint64_t seed = std::random_device{}();
   for (int32_t dtype : dtypes())

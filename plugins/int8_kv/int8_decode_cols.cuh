@@ -175,7 +175,12 @@ __device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KO
   // P^T (16 keys x 8 heads, in the C layout) to the B fragment of O^T += V^T P^T: each 8x8
   // half, packed to T with its key's V scale, transposed across the warp, is b0 (keys 0..7)
   // or b1 (keys 8..15): lane (g, t) then holds P[head g][keys 2t, 2t + 1] of it.
-  const float v0 = format.v(key_row0 + g), v1 = format.v(key_row0 + g + 8);
+  float v0 = format.v(key_row0 + g), v1 = format.v(key_row0 + g + 8);
+  if (masked) {  // a masked key's scale may be any bits (a page's unwritten slot): 0 * inf is NaN
+    const int32_t key = key0 + g;
+    if (key < lo || key >= hi) v0 = 0.0f;
+    if (key + 8 < lo || key + 8 >= hi) v1 = 0.0f;
+  }
   const uint32_t b0 = ptx::movmatrix_trans(ptx::pack2<T>(s[0] * v0, s[1] * v0));
   const uint32_t b1 = ptx::movmatrix_trans(ptx::pack2<T>(s[2] * v1, s[3] * v1));
   // A (V^T, 16 of the head dim x 16 keys) by the transposing load of V's rows: lane l

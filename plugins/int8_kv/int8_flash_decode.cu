@@ -7,10 +7,17 @@
 // to the scores (K) and to the weights (V).
 // The group reads its KV head once. Done on the CUDA cores with one FMA per element and head
 // (attend_kernel), the same work was bound by arithmetic at a third of the memory bandwidth.
+// Where the page size allows (int8_values_map.hpp), a tile is copied by the tensor memory
+// accelerator: a few lanes of warp 0 start one copy per page piece, instead of every thread
+// computing the address of every 16 bytes (cp.async), which was a third of the kernel's
+// instructions.
 #include "int8_kv_cuda.hpp"
 
+#include "../common/bulk_copy_ptx.cuh"
+#include "../common/async_barrier_ptx.cuh"
 #include "../common/split_kv.hpp"
 #include "int8_decode_cols.cuh"
+#include "int8_values_map.hpp"
 
 #include <cmath>
 #include <string>
@@ -35,6 +42,7 @@ struct DecodeParams {
   int32_t num_q_heads, group, window, splits, head_chunks;
   int32_t fresh_keys;      // the last keys of each sequence the append before may still write
   float scale_log2;
+  CUtensorMap values;      // the tensor copies' map (int8_values_map.hpp), when they are used
 };
 
 // Shared memory of one block, in bytes from its start.
@@ -48,7 +56,12 @@ struct SharedLayout {
   static constexpr std::size_t v8 = k8 + 2 * TKV * D;                  // int8 [2][TKV][D]
   static constexpr std::size_t scales = v8 + 2 * TKV * D;              // float [2][2][TKV]
   static constexpr std::size_t rows = scales + 4 * TKV * sizeof(float);  // int64 [2][TKV][2]
-  static constexpr std::size_t bytes = rows + 4 * TKV * sizeof(int64_t);
+  static constexpr std::size_t landed = rows + 4 * TKV * sizeof(int64_t);  // mbarrier [2]
+  static constexpr std::size_t bytes = landed + 2 * sizeof(uint64_t);
+  // The tensor copies' 128-byte (64-byte) swizzle repeats every 1024 (512) bytes: the int8
+  // stages start on such a boundary, as every copy's destination must.
+  static_assert(k8 % 1024 == 0 && TKV * D % 1024 == 0, "int8 stages on swizzle boundaries");
+  static constexpr uint32_t tile_bytes = 2 * TKV * D + 2 * TKV * sizeof(float);  // one stage's copies
   // The warps' final merge reuses everything from v on.
   static_assert(decode_merge_floats(D, TKV / 16, kFlashDecodeHeads) * sizeof(float) <= rows - v,
                 "merge scratch fits");
@@ -76,11 +89,12 @@ __device__ __forceinline__ void plan_tile(const DecodeParams& p, int32_t b, int3
   }
 }
 
-// Where 16-byte chunk `chunk` of int8 K row `row` sits in its tile. The K operand is read
-// by ldmatrix, 8 rows at one chunk position a matrix; the rows' 128-byte (64-byte) stride
-// would put them on the same banks, so the chunk index is XORed with the row (its pair).
+// Where 16-byte chunk `chunk` of int8 row `row` sits in its tile (K's and V's alike). The K
+// operand is read by ldmatrix, 8 rows at one chunk position a matrix; the rows' 128-byte
+// (64-byte) stride would put them on the same banks, so the chunk index is XORed with the
+// row (its pair): the tensor copies' 128-byte (64-byte) swizzle.
 template <int D>
-__device__ __forceinline__ int k8_chunk(int row, int chunk) {
+__device__ __forceinline__ int int8_chunk(int row, int chunk) {
   return D == 128 ? chunk ^ (row & 7) : chunk ^ ((row >> 1) & 3);
 }
 
@@ -100,8 +114,9 @@ __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int
     const int i = k * THREADS + threadIdx.x, row = i / kChunks, chunk = i % kChunks;
     const int64_t at = planned[2 * row];
     const char* src = pages + (at >= 0 ? at + chunk * 16 : 0);
-    ptx::cp_async_16(k8 + row * D + k8_chunk<D>(row, chunk) * 16, src, at >= 0);
-    ptx::cp_async_16(v8 + row * D + chunk * 16, at >= 0 ? src + v_rows : pages, at >= 0);
+    const int at_chunk = row * D + int8_chunk<D>(row, chunk) * 16;
+    ptx::cp_async_16(k8 + at_chunk, src, at >= 0);
+    ptx::cp_async_16(v8 + at_chunk, at >= 0 ? src + v_rows : pages, at >= 0);
   }
   if (threadIdx.x < 2 * TKV) {
     const int key = threadIdx.x % TKV, is_v = threadIdx.x / TKV;
@@ -154,14 +169,14 @@ struct Int8KOperand {
   __device__ __forceinline__ void a(int kk, uint32_t (&a)[4]) const {
     const int lane = threadIdx.x & 31;
     const int row = row0 + (lane & 7) + (lane & 8), chunk = 2 * kk + (lane >> 4);
-    ptx::ldmatrix_x4(a, k8 + row * D + k8_chunk<D>(row, chunk) * 16);
+    ptx::ldmatrix_x4(a, k8 + row * D + int8_chunk<D>(row, chunk) * 16);
   }
 };
 
-// Warp-private: rows [row0, row0 + 16) of an int8 tile, converted (not scaled: the scales
-// go to warp_attend_cols) into the same rows of a swizzled T tile, 8 elements a lane at a
-// time, so 8 lanes fill one row's 8 consecutive 16-byte chunks (no bank conflicts) from 64
-// consecutive int8 bytes.
+// Warp-private: rows [row0, row0 + 16) of an int8 tile (chunks placed by int8_chunk),
+// converted (not scaled: the scales go to warp_attend_cols) into the same rows of a swizzled
+// T tile, 8 elements a lane at a time, so 8 lanes fill one row's 8 consecutive 16-byte chunks
+// (no bank conflicts) from 64 bytes of the int8 row.
 template <typename T, int D>
 __device__ __forceinline__ void convert_rows(const int8_t* src, T* dst, int row0) {
   constexpr int kChunks = D / 8;                // 16-byte chunks of a T row
@@ -171,7 +186,8 @@ __device__ __forceinline__ void convert_rows(const int8_t* src, T* dst, int row0
 #pragma unroll
   for (int k = 0; k < kCopies; ++k) {
     const int i = k * 32 + lane;
-    raw[k] = *reinterpret_cast<const uint2*>(src + (row0 + i / kChunks) * D + (i % kChunks) * 8);
+    const int row = row0 + i / kChunks, half = i % kChunks;  // 8-byte halves of 16-byte chunks
+    raw[k] = *reinterpret_cast<const uint2*>(src + row * D + int8_chunk<D>(row, half / 2) * 16 + half % 2 * 8);
   }
 #pragma unroll
   for (int k = 0; k < kCopies; ++k) {
@@ -201,18 +217,23 @@ struct Int8Tile {
 
 // One block per (split, chunk of up to 8 query heads of a group, KV head, sequence), TKV /
 // 16 warps that take 16 keys each of every tile; tiles double-buffered as in the fused
-// plugin's decode, whose structure this follows.
-template <typename T, int D, int TKV>
-__global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(DecodeParams p) {
+// plugin's decode, whose structure this follows. kTensorCopies: tiles start at multiples of
+// TKV (a window's first one then holds masked keys before `begin`) and come by tensor
+// copies, one per page piece of rows keys and kind, completing on the stage's mbarrier;
+// else each key's rows are looked up (plan_tile) and copied 16 bytes a thread (cp.async).
+template <typename T, int D, int TKV, bool kTensorCopies>
+__global__ void __launch_bounds__(TKV / 16 * 32, 4)
+    int8_flash_decode_kernel(const __grid_constant__ DecodeParams p) {
   constexpr int kWarps = TKV / 16, kThreads = kWarps * 32;
   using Smem = SharedLayout<T, D, TKV>;
-  extern __shared__ __align__(128) unsigned char smem[];
+  extern __shared__ __align__(1024) unsigned char smem[];
   T* sQ = reinterpret_cast<T*>(smem + Smem::q);
   T* sV = reinterpret_cast<T*>(smem + Smem::v);
   int8_t* sK8 = reinterpret_cast<int8_t*>(smem + Smem::k8);
   int8_t* sV8 = reinterpret_cast<int8_t*>(smem + Smem::v8);
   float* sScales = reinterpret_cast<float*>(smem + Smem::scales);
   int64_t* sPlan = reinterpret_cast<int64_t*>(smem + Smem::rows);
+  const uint32_t landed = ptx::smem_address(smem + Smem::landed);  // stage s's at + 8 s
 
   const int32_t split = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
   const int32_t kvh = blockIdx.y, b = blockIdx.z;
@@ -223,25 +244,72 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
   const plain_kv::KeyRange range = plain_kv::split_range(
       plain_kv::first_visible(kv_len - 1, p.window), kv_len, split, p.splits, TKV);
   const auto begin = static_cast<int32_t>(range.begin), end = static_cast<int32_t>(range.end);
-  const int32_t num_tiles = (end - begin + TKV - 1) / TKV;
-  const int32_t fresh_tile = plain_kv::first_fresh_tile(kv_len - p.fresh_keys, begin, end, TKV);
+  const int32_t base = kTensorCopies ? begin - begin % TKV : begin;  // tile 0's first key
+  const int32_t num_tiles = end > begin ? (end - base + TKV - 1) / TKV : 0;
+  const int32_t fresh_tile = plain_kv::first_fresh_tile(kv_len - p.fresh_keys, base, end, TKV);
+
+  // Tensor copies: thread c < 4 pieces copies, of every tile, kind c / pieces (K values, V
+  // values, K scales, V scales) of its page piece c % pieces. The page of the next tile's
+  // piece is looked up a tile ahead, so that the lookup's trip to memory is never waited for.
+  const int32_t ps = p.layout.page_size, rows = min(ps, TKV), pieces = TKV / rows;
+  const int kind = threadIdx.x / pieces, piece = threadIdx.x % pieces;
+  const bool copier = kTensorCopies && threadIdx.x < 4 * pieces;
+  const int32_t* seq_pages = p.cache.page_indices + p.cache.page_indptr[b];
+  const int32_t last_page = p.cache.page_indptr[b + 1] - p.cache.page_indptr[b] - 1;
+  const auto page_of = [&](int32_t i) {  // past the sequence's end: its last page, masked
+    return seq_pages[min((base + i * TKV + piece * rows) / ps, last_page)];
+  };
+  int32_t next_page = 0;  // of this thread's piece of the next tile to copy
+  const auto copy_tile = [&](int32_t i) {
+    const int s = i & 1;
+    const uint32_t bar = landed + 8 * s;
+    const int32_t slot = (base + i * TKV + piece * rows) % ps;
+    if (threadIdx.x == 0) ptx::mbarrier_arrive_expect_tx(bar, Smem::tile_bytes);
+    if (kind < 2) {
+      const int8_t* dst = (kind == 0 ? sK8 : sV8) + (s * TKV + piece * rows) * D;
+      ptx::tensor_copy_4d(ptx::smem_address(dst), &p.values, 0, slot, kind * p.layout.num_kv_heads + kvh,
+                          next_page, bar);
+    } else {
+      const char* src = static_cast<const char*>(p.cache.pages) +
+                        static_cast<int64_t>(next_page) * static_cast<int64_t>(p.layout.page_bytes) +
+                        p.layout.scale_offset(kvh, slot, kind == 3);
+      ptx::bulk_copy(ptx::smem_address(sScales + (2 * s + kind - 2) * TKV + piece * rows), src,
+                     rows * sizeof(float), bar);
+    }
+  };
 
   const T* q = static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
   const auto plan = [&](int32_t i) {
     plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i & 1) * 2 * TKV);
   };
   const auto load = [&](int32_t i) {
-    const int s = i & 1;
-    if (fresh_tile >= 0 && i >= fresh_tile) plain_kv::wait_for_prior_grid();  // keys the append may still write
-    load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
-                                      sScales + s * 2 * TKV);
+    if constexpr (kTensorCopies) {
+      if (!copier) return;
+      if (fresh_tile >= 0 && i >= fresh_tile) plain_kv::wait_for_prior_grid();  // keys the append may still write
+      copy_tile(i);
+      if (i + 1 < num_tiles) next_page = page_of(i + 1);
+    } else {
+      const int s = i & 1;
+      if (fresh_tile >= 0 && i >= fresh_tile) plain_kv::wait_for_prior_grid();
+      load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
+                                        sScales + s * 2 * TKV);
+    }
   };
-  plan(0);
-  plan(1);
+  if constexpr (kTensorCopies) {
+    if (threadIdx.x == 0) {
+      ptx::mbarrier_init(landed, 1);  // one arrival (thread 0's expect_tx) and the bytes
+      ptx::mbarrier_init(landed + 8, 1);
+      ptx::fence_mbarrier_init();
+    }
+    if (copier && num_tiles > 0) next_page = page_of(0);
+  } else {
+    plan(0);
+    plan(1);
+  }
   __syncthreads();
   start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
   if (num_tiles > 0) load(0);
-  ptx::cp_async_commit();
+  ptx::cp_async_commit();  // Q, with tile 0's copies when they are cp.async
 
   const int warp = threadIdx.x / 32;
   ColState<D> st;
@@ -257,14 +325,17 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
     } else {
       ptx::cp_async_wait<0>();
     }
+    if constexpr (kTensorCopies) ptx::mbarrier_wait(landed + 8 * s, (i >> 1) & 1);  // stage s's phase i / 2
     __syncthreads();
     if (i == 0) q_cols.load(sQ);
-    if (i + 2 < num_tiles) plan(i + 2);  // its plan slot's last reader was load(i) above
-    const int32_t key0 = begin + i * TKV + warp * 16;  // this warp's 16 keys of the tile
-    if (key0 < end) {
+    if constexpr (!kTensorCopies)
+      if (i + 2 < num_tiles) plan(i + 2);  // its plan slot's last reader was load(i) above
+    const int32_t key0 = base + i * TKV + warp * 16;  // this warp's 16 keys of the tile
+    if (key0 < end && key0 + 16 > begin) {
       const float* scales = sScales + s * 2 * TKV;
       warp_attend_cols<T, D>(q_cols, Int8KOperand<D>{sK8 + s * TKV * D, warp * 16}, sV,
-                             warp * 16, key0, key0 + 16 > end, begin, end, p.scale_log2, st,
+                             warp * 16, key0, key0 < begin || key0 + 16 > end, begin, end,
+                             p.scale_log2, st,
                              Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sV, warp * 16});
     }
     __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
@@ -280,12 +351,12 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4) int8_flash_decode_kernel(Dec
 
 constexpr int kTileKv = kFlashDecodeTileKv;
 
-// The kernel for T and D, given its shared memory once, and how many blocks of it the device
-// holds at once.
-template <typename T, int D>
+// The kernel for T, D and the copies, given its shared memory once, and how many blocks of
+// it the device holds at once.
+template <typename T, int D, bool kTensorCopies>
 int64_t configure(int32_t sm_count) {
   constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv>::bytes;
-  const auto kernel = int8_flash_decode_kernel<T, D, kTileKv>;
+  const auto kernel = int8_flash_decode_kernel<T, D, kTileKv, kTensorCopies>;
   static const bool configured =
       (plain_kv::allow_shared_memory(kernel, kSmem, "int8_kv decode kernel"), true);
   (void)configured;
@@ -293,13 +364,13 @@ int64_t configure(int32_t sm_count) {
   return resident;
 }
 
-template <typename T, int D>
+template <typename T, int D, bool kTensorCopies>
 void launch(const DecodeParams& params, bool early_launch, int32_t sm_count, cudaStream_t stream) {
-  configure<T, D>(sm_count);
+  configure<T, D, kTensorCopies>(sm_count);
   const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
-  plain_kv::launch_dependent("int8_kv tensor-core decode kernel", int8_flash_decode_kernel<T, D, kTileKv>,
-                             grid, kTileKv / 16 * 32, SharedLayout<T, D, kTileKv>::bytes, stream,
-                             early_launch, params);
+  plain_kv::launch_dependent("int8_kv tensor-core decode kernel",
+                             int8_flash_decode_kernel<T, D, kTileKv, kTensorCopies>, grid, kTileKv / 16 * 32,
+                             SharedLayout<T, D, kTileKv>::bytes, stream, early_launch, params);
 }
 
 // Calls f(T*, integral_constant D) for the problem's dtype and head dim.
@@ -315,8 +386,8 @@ void dispatch(const AttnbProblem& p, F&& f) {
 }  // namespace
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
-                       int32_t splits, bool early_launch, int32_t fresh_keys, float* part_o,
-                       float* part_lse, int32_t sm_count) {
+                       int32_t splits, const DecodeTunables& tunables, int32_t fresh_keys,
+                       float* part_o, float* part_lse, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   DecodeParams params{};
@@ -330,20 +401,26 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.group = p.num_q_heads / p.num_kv_heads;
   params.window = p.window;
   params.splits = splits;
-  params.fresh_keys = early_launch ? fresh_keys : 0;  // launched after the append: none
+  params.fresh_keys = tunables.early_launch ? fresh_keys : 0;  // launched after the append: none
   params.head_chunks = (params.group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = sm_scale * 1.4426950408889634f;
   const auto stream = static_cast<cudaStream_t>(a.stream);
+  // Tensor copies where the page size allows and the driver encodes the map; else cp.async.
+  const bool tensor_copies = tunables.tensor_copies && tensor_copies_fit(layout, kTileKv, cache) &&
+                             encode_values_map(cache, layout, kTileKv, &params.values);
   dispatch(p, [&](auto* type_tag, auto d) {
-    launch<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(params, early_launch, sm_count, stream);
+    using T = std::remove_pointer_t<decltype(type_tag)>;
+    constexpr int D = decltype(d)::value;
+    if (tensor_copies) launch<T, D, true>(params, tunables.early_launch, sm_count, stream);
+    else launch<T, D, false>(params, tunables.early_launch, sm_count, stream);
   });
 }
 
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& p, int32_t sm_count) {
-  int64_t resident = 0;
+  int64_t resident = 0;  // the same for both copy paths: shared memory and __launch_bounds__ bound it
   dispatch(p, [&](auto* type_tag, auto d) {
-    resident = configure<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value>(sm_count);
+    resident = configure<std::remove_pointer_t<decltype(type_tag)>, decltype(d)::value, true>(sm_count);
   });
   return resident;
 }

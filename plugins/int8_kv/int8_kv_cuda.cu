@@ -394,7 +394,7 @@ void cuda_append(const AttnbProblem& p, const Layout& layout, const AttnbAppendA
 }
 
 void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a, bool decode,
-                 int32_t kv_splits, bool early_launch, int32_t fresh_keys, int32_t sm_count) {
+                 const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   const int32_t tokens = a.q_indptr_host ? a.q_indptr_host[cache.batch] : cache.batch;
   if (tokens == 0) return;
@@ -404,11 +404,11 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   const bool tensor_cores = decode && !layout.k_per_channel;  // see int8_flash_decode.cu
   int32_t splits = 1;
   if (tensor_cores)
-    splits = choose_splits(p, cache, tokens, (group + kFlashDecodeHeads - 1) / kFlashDecodeHeads, kv_splits,
+    splits = choose_splits(p, cache, tokens, (group + kFlashDecodeHeads - 1) / kFlashDecodeHeads, tunables.kv_splits,
                            cuda_flash_decode_resident_blocks(p, sm_count), kFlashDecodeTileKv);
   else if (decode)  // a block takes 2 x 128 / (D / 16) rows a step: 32 keys for D = 128
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto*, auto) {
-      splits = choose_splits(p, cache, tokens, chunks, kv_splits,
+      splits = choose_splits(p, cache, tokens, chunks, tunables.kv_splits,
                              plain_kv::resident_blocks(kernel, kThreads, 0, sm_count), 32);
     });
   if (splits > 1 && a.workspace_bytes < cuda_workspace_bytes(p))
@@ -425,7 +425,7 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   float* part_lse =
       splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * p.head_dim : nullptr;
   if (tensor_cores) {
-    cuda_flash_decode(p, layout, a, splits, early_launch, fresh_keys, part_o, part_lse, sm_count);
+    cuda_flash_decode(p, layout, a, splits, tunables, fresh_keys, part_o, part_lse, sm_count);
   } else {
     const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "int8_kv_format.hpp"
+#include "int8_kv_tunables.hpp"
 
 #include <attnbench/abi.h>
 
@@ -29,14 +30,13 @@ void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbA
 // runs, and waits for it only before reading fresh_keys, the last keys of each sequence the
 // append may still be writing (FreshKeys).
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
-                 bool decode, int32_t kv_splits, bool early_launch, int32_t fresh_keys,
-                 int32_t sm_count);
+                 bool decode, const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count);
 
 // The tensor-core decode (per-token scales only): writes o directly when splits == 1, else
 // each split's normalized partial rows and log2-sum-exp2 into part_o / part_lse
 // ([query][head][split][D] and [query][head][split]) for the merge.
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
-                       const AttnbAttendArgs& args, int32_t splits, bool early_launch,
+                       const AttnbAttendArgs& args, int32_t splits, const DecodeTunables& tunables,
                        int32_t fresh_keys, float* part_o, float* part_lse, int32_t sm_count);
 // Blocks of that kernel the device holds at once (for planning the splits).
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);

@@ -5,6 +5,7 @@
 #include "../common/fresh_keys.hpp"
 #include "int8_kv_cpu.hpp"
 #include "int8_kv_format.hpp"
+#include "int8_kv_tunables.hpp"
 
 #include <attnbench/plugin.hpp>
 
@@ -32,6 +33,11 @@ class Int8KvPlugin : public PluginBase {
         {sizeof(AttnbTunable), "early_launch",
          "CUDA decode: launched while the append before it runs, waiting for it only where it "
          "reads the new tokens (1), or after it (0)",
+         on_off, 2, 1},
+        {sizeof(AttnbTunable), "tensor_copies",
+         "CUDA decode: tiles copied by the tensor memory accelerator, a copy per page piece, "
+         "where the page size is 8, 16, 32, 64 or a multiple of 64 (1), or 16 bytes a thread "
+         "with cp.async (0)",
          on_off, 2, 1}};
     static const AttnbDescriptor d = {
         sizeof(AttnbDescriptor),
@@ -51,7 +57,7 @@ class Int8KvPlugin : public PluginBase {
         ATTNB_FLAG_CAUSAL | ATTNB_FLAG_NON_CAUSAL | ATTNB_FLAG_SLIDING_WINDOW |
             ATTNB_FLAG_QUANTIZED_KV | ATTNB_FLAG_K_PER_CHANNEL_SCALES,
         tunables,
-        2};
+        3};
     return d;
   }
 
@@ -108,8 +114,11 @@ class Int8KvPlugin : public PluginBase {
   }
   void prefill(const AttnbAttendArgs& a) { attend(a, false); }
   void decode(const AttnbAttendArgs& a) { attend(a, true); }
+  // The harness passes only declared names and allowed values.
   void set_tunable(const char* name, int64_t value) {
-    (std::strcmp(name, "kv_splits") == 0 ? kv_splits_ : early_launch_) = static_cast<int32_t>(value);
+    if (std::strcmp(name, "kv_splits") == 0) tunables_.kv_splits = static_cast<int32_t>(value);
+    else if (std::strcmp(name, "early_launch") == 0) tunables_.early_launch = value != 0;
+    else tunables_.tensor_copies = value != 0;
   }
 
  private:
@@ -117,8 +126,7 @@ class Int8KvPlugin : public PluginBase {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return cuda_attend(problem_, layout, a, is_decode, kv_splits_, early_launch_ != 0,
-                         fresh_keys_.take(), sm_count_);
+      return cuda_attend(problem_, layout, a, is_decode, tunables_, fresh_keys_.take(), sm_count_);
 #endif
     (void)is_decode;
     cpu_attend(problem_, layout, a);
@@ -135,8 +143,7 @@ class Int8KvPlugin : public PluginBase {
   }
 
   AttnbProblem problem_;
-  int32_t kv_splits_ = 0;
-  int32_t early_launch_ = 1;
+  DecodeTunables tunables_;
   plain_kv::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
   int32_t sm_count_ = 0;
 };

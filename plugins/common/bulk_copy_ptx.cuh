@@ -1,0 +1,45 @@
+// The tensor memory accelerator (TMA, sm_90): one thread starts a copy of a whole block of
+// global memory into shared memory, and the copy reports its bytes to an mbarrier
+// (complete_tx) instead of the thread waiting for it. PTX ISA, "Data Movement and
+// Conversion Instructions: cp.async.bulk" and "cp.async.bulk.tensor"; the tensor copies
+// read a CUtensorMap the host encoded (cuTensorMapEncodeTiled), which places the box in
+// shared memory with the map's swizzle.
+#pragma once
+
+#include <cstdint>
+
+namespace attnbench::ptx {
+
+// The arrival of the thread that started a stage's copies: the phase of `bar` completes once
+// `bytes` more bytes have landed on it too.
+__device__ __forceinline__ void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+
+// Makes mbarrier.init visible to the copies' (asynchronous) proxy; a block barrier follows.
+__device__ __forceinline__ void fence_mbarrier_init() {
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
+
+// `bytes` (a multiple of 16) contiguous bytes, 16-byte aligned at both ends, to shared
+// address `dst`, completing on `bar`.
+__device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                   dst),
+               "l"(src), "r"(bytes), "r"(bar)
+               : "memory");
+}
+
+// The box of the 4-D tensor `map` (a __grid_constant__ kernel parameter) at coordinates
+// c0..c3 (innermost first) to shared address `dst` (aligned to the map's swizzle span times
+// 8, 1024 bytes for the 128-byte swizzle), completing on `bar`.
+__device__ __forceinline__ void tensor_copy_4d(uint32_t dst, const void* map, int32_t c0, int32_t c1,
+                                               int32_t c2, int32_t c3, uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, "
+      "%5}], [%6];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
+      : "memory");
+}
+
+}  // namespace attnbench::ptx
