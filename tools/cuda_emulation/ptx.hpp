@@ -8,6 +8,8 @@
 //   movmatrix: "Warp-level matrix transpose instruction: movmatrix"
 //   wgmma:     "Asynchronous Warpgroup Level Matrix Multiply-Accumulate Instructions"
 //   mbarrier, bar, setmaxnreg: "Parallel Synchronization and Communication Instructions"
+//   cp.async.bulk, cp.async.bulk.tensor: "Data Movement and Conversion Instructions", with
+//              the "Tensors" chapter (tiled mode, bounding box, swizzling modes)
 // Shared-memory operands are 32-bit offsets into the block's shared window (what
 // __cvta_generic_to_shared gives); they are checked against it.
 #pragma once
@@ -15,6 +17,15 @@
 #include <cstdint>
 
 namespace simt::ptx {
+
+// An "l" operand holding a generic address: a pointer, or the integer it was cast to.
+template <typename T>
+inline const void* generic_address(T value) {
+  if constexpr (std::is_pointer_v<T>)
+    return value;
+  else
+    return reinterpret_cast<const void*>(static_cast<std::uintptr_t>(value));
+}
 
 // cp.async.{ca,cg}.shared.global [dst], [src], cp_size{, src_size}: copies src_size bytes
 // (cp_size when absent) and zero-fills the rest of cp_size. .cg takes 16 bytes only.
@@ -94,11 +105,19 @@ void wgmma_wait(int pending);
 inline void wgmma_fence() {}
 inline void fence_proxy_async() {}
 
-// mbarrier.init.shared::cta.b64 [bar], count: `count` arrivals complete a phase; phase 0
-// first. The barrier's state lives beside the block's shared memory, keyed by its address.
+// mbarrier.init.shared::cta.b64 [bar], count: `count` arrivals complete a phase (with its
+// tx-count at 0); phase 0 first. The barrier's state lives beside the block's shared memory,
+// keyed by its address.
 void mbarrier_init(uint32_t bar, uint32_t count);
 // mbarrier.arrive.shared::cta.b64 _, [bar]: one arrival on the current phase.
 void mbarrier_arrive(uint32_t bar);
+// mbarrier.arrive.expect_tx.shared::cta.b64 _, [bar], bytes: the current phase's tx-count
+// rises by `bytes`, then one arrival. A phase completes once all its arrivals have come and
+// its tx-count is back to 0, in either order: copies may complete their bytes (complete_tx)
+// before or after the expect_tx ("Phase Completion of the mbarrier object").
+void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes);
+// fence.mbarrier_init.release.cluster: ordering only, as fence.proxy.async.
+inline void fence_mbarrier_init() {}
 // mbarrier.try_wait.parity.shared::cta.b64 p, [bar], parity: true once the phase of that
 // parity has completed (the current phase's parity differs). A try_wait may suspend the
 // thread for a time the GPU chooses; here it waits until then, so a barrier that can never
@@ -108,6 +127,39 @@ bool mbarrier_try_wait_parity(uint32_t bar, uint32_t parity);
 // thread issued before has landed. With SIMT_CP_ASYNC=wait those copies land when the phase
 // completes: the latest the GPU may land them.
 void cp_async_mbarrier_arrive(uint32_t bar);
+
+// What the emulated cuTensorMapEncodeTiled (cuda_runtime_stub.cpp) keeps of a tiled tensor in
+// the 128 opaque bytes of a CUtensorMap, for cp.async.bulk.tensor to read back; `magic` tells
+// a map it encoded from bytes that are none.
+struct TensorMap {
+  static constexpr uint32_t kMagic = 0x50414d54;  // "TMAP"
+  uint32_t magic;
+  uint8_t rank;           // 1 to 5
+  uint8_t element_bytes;  // 1, 2, 4 or 8
+  uint8_t swizzle_span;   // 0 (none), 32, 64 or 128 bytes
+  const unsigned char* address;
+  uint64_t dims[5];     // elements, innermost first
+  uint64_t strides[5];  // bytes between consecutive indices of dimension i >= 1
+  uint16_t box[5];      // elements
+};
+static_assert(sizeof(TensorMap) <= 128, "a CUtensorMap has 128 bytes");
+// cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [dst], [src], size, [bar]:
+// copies `bytes` (a multiple of 16; both addresses 16-byte aligned) and completes them as
+// transactions on `bar`. Bulk copies land at issue or, with SIMT_CP_ASYNC=wait, when the
+// phase they complete on completes: the latest the GPU may land them.
+void cp_async_bulk(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar);
+// cp.async.bulk.tensor.Nd.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// [dst], [map, {c0, ..}], [bar]: copies the box of the tensor map at coordinates c (innermost
+// first, int32), elements outside the tensor zero-filled, box-linear (innermost fastest) with
+// the map's swizzle on the byte offset o into dst (bits 4.. of o XOR bits 7..: 3, 2 or 1 bits
+// for the 128-, 64- and 32-byte swizzles), dst 128-byte aligned, 8 swizzle spans with one;
+// then completes the whole box's bytes, zero-filled ones too, on `bar`, as cp_async_bulk.
+void cp_async_bulk_tensor(uint32_t dst, const void* map, const int32_t* coords, int dims, uint32_t bar);
+template <typename Map, typename... Coords>
+inline void cp_async_bulk_tensor(uint32_t dst, Map map, uint32_t bar, Coords... coords) {
+  const int32_t c[] = {static_cast<int32_t>(coords)...};
+  cp_async_bulk_tensor(dst, generic_address(map), c, static_cast<int>(sizeof...(Coords)), bar);
+}
 // bar.sync / bar.arrive id, threads: named barrier `id` (1-15) completes when `threads`
 // threads (whole warps) have arrived; sync waits for that, arrive does not.
 void named_barrier(uint32_t id, uint32_t threads, bool wait);

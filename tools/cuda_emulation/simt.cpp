@@ -41,6 +41,14 @@ constexpr std::size_t kGuardBytes = 4096;   // a PROT_NONE page under each stack
 constexpr std::size_t kSharedGuard = 4096;  // poisoned bytes past the dynamic shared memory
 constexpr unsigned char kPoison = 0xfe;     // NaN in fp16, bf16 and fp32
 
+// A bulk (TMA) copy's bytes, read from global memory at issue, and where they go: the
+// 16 bytes at offset o to dst + swizzled(o, swizzle_span).
+struct BulkCopy {
+  unsigned char* dst;
+  std::vector<unsigned char> bytes;  // a multiple of 16
+  int swizzle_span;                  // 0, 32, 64 or 128
+};
+
 // One running launch: its threads, warps, shared window and scheduling state.
 struct Launch {
   const char* name = "";
@@ -60,16 +68,21 @@ struct Launch {
   // The block's mbarriers (by shared address) and named barriers (by id).
   struct MBarrier {
     uint32_t count = 0, pending = 0;
+    int64_t tx = 0;               // the phase's tx-count: bytes expected less bytes completed
     uint32_t phase = 0;           // phases completed
     std::vector<int> waiters;     // threads in try_wait
     std::vector<Copy> copies;     // tracked by cp.async.mbarrier.arrive, landing with the phase
+    std::vector<BulkCopy> bulk;   // completed on the phase, landing with it (SIMT_CP_ASYNC=wait)
+    int bulk_in_phase = 0;        // bulk copies completed on the phase, landed or not
   };
   std::map<uint32_t, MBarrier> mbarriers;
   std::map<uint32_t, Barrier> named;  // `alive`: the threads the barrier instruction names
 };
 Launch* g_launch = nullptr;
 
-alignas(128) unsigned char g_shared[kSharedWindow];
+// 1024-byte aligned: the most a tensor copy's destination needs (the 128-byte swizzle), which
+// kernels declare on their dynamic shared memory.
+alignas(1024) unsigned char g_shared[kSharedWindow];
 
 // ---- Fibers --------------------------------------------------------------------------------
 // A context is a void*: on x86-64 the saved stack pointer, elsewhere a ucontext_t*.
@@ -431,6 +444,21 @@ bool guard_intact(const Launch& l) {
   return true;
 }
 
+// A bulk copy still in flight when the block ends would write the shared memory of a block
+// that is gone: its phase must have completed (someone need not have waited for it).
+bool bulk_copies_landed(const Launch& l) {
+  for (const auto& [bar, b] : l.mbarriers)
+    if (b.bulk_in_phase > 0) {
+      std::fprintf(stderr,
+                   "simt: %s: block (%u,%u,%u) ends with %d bulk copies on the mbarrier at %#x in "
+                   "flight (its phase never completed: %u arrivals and %lld bytes missing)\n",
+                   l.name, l.block.bid.x, l.block.bid.y, l.block.bid.z, b.bulk_in_phase, bar,
+                   b.pending, static_cast<long long>(b.tx));
+      return false;
+    }
+  return true;
+}
+
 }  // namespace
 
 void run_grid(const char* name, const void* kernel, const Config& c,
@@ -460,7 +488,7 @@ void run_grid(const char* name, const void* kernel, const Config& c,
     for (unsigned y = 0; ok && y < c.grid.y; ++y)
       for (unsigned x = 0; ok && x < c.grid.x; ++x) {
         start_block(l, {x, y, z}, c);
-        ok = run_block(l) && guard_intact(l);
+        ok = run_block(l) && guard_intact(l) && bulk_copies_landed(l);
         if (!ok) break;
       }
   g_launch = nullptr;
@@ -633,14 +661,77 @@ Launch::MBarrier& mbarrier_at(uint32_t bar, const char* what) {
   return found->second;
 }
 
-void arrive(Launch::MBarrier& b, const char* what) {
-  if (b.pending == 0) fault("%s: an arrival on a completed phase", what);
-  if (--b.pending > 0) return;
+// Byte offset o of a box, placed under a swizzle of `span` bytes ("Tensors", swizzling modes):
+// the 16-byte chunk bits (4..) XOR the 128-byte row bits (7..), 3 of them for the 128-byte
+// swizzle, 2 for 64, 1 for 32.
+std::size_t swizzled(std::size_t o, int span) {
+  if (span == 0) return o;
+  const std::size_t bits = static_cast<std::size_t>(span / 16 - 1);
+  return o ^ ((o >> 7 & bits) << 4);
+}
+
+void land(const BulkCopy& c) {
+  for (std::size_t o = 0; o < c.bytes.size(); o += 16)
+    std::memcpy(c.dst + swizzled(o, c.swizzle_span), c.bytes.data() + o, 16);
+}
+
+// The shared bytes a bulk copy covers from its destination: its size, or more where a swizzle
+// moves chunks of a last, partial 128-byte row past it.
+std::size_t footprint(const BulkCopy& c) {
+  std::size_t end = 0;
+  for (std::size_t o = 0; o < c.bytes.size(); o += 16)
+    end = std::max(end, swizzled(o, c.swizzle_span) + 16);
+  return end;
+}
+
+// The phase completes once all its arrivals have come and its tx-count is back to 0, in
+// whichever order ("Phase Completion of the mbarrier object"): the copies tracked on it land
+// (those that did not at issue), its waiters run again, and the next phase begins.
+void complete_if_done(Launch::MBarrier& b) {
+  if (b.pending > 0 || b.tx != 0) return;
   for (const Copy& c : b.copies) land(c);
   b.copies.clear();
+  for (const BulkCopy& c : b.bulk) land(c);
+  b.bulk.clear();
+  b.bulk_in_phase = 0;
   ++b.phase;
   b.pending = b.count;
   wake(b.waiters);
+}
+
+void arrive(Launch::MBarrier& b, const char* what) {
+  if (b.pending == 0) fault("%s: more arrivals in one phase than the mbarrier's count %u", what, b.count);
+  --b.pending;
+  complete_if_done(b);
+}
+
+// The tx-count moves by `bytes`: up for an expect-tx, down as copies complete. It stays within
+// +-(2^20 - 1) ("Contents of the mbarrier object").
+void add_tx(Launch::MBarrier& b, int64_t bytes, const char* what) {
+  b.tx += bytes;
+  constexpr int64_t kLimit = (1 << 20) - 1;
+  if (b.tx > kLimit || b.tx < -kLimit)
+    fault("%s: the mbarrier's tx-count %lld leaves +-(2^20 - 1)", what, static_cast<long long>(b.tx));
+}
+
+// A bulk copy completes its bytes on `b` (complete_tx), landing now or, with
+// SIMT_CP_ASYNC=wait, when the phase completes: the latest the GPU may land it, so that a
+// stage read before its wait shows the poison.
+void complete_tx(Launch::MBarrier& b, BulkCopy copy, const char* what) {
+  const auto bytes = static_cast<int64_t>(copy.bytes.size());
+  ++b.bulk_in_phase;
+  if (options().async_completes_at_wait)
+    b.bulk.push_back(std::move(copy));
+  else
+    land(copy);
+  add_tx(b, -bytes, what);
+  complete_if_done(b);
+}
+
+void check_global(const void* src, std::size_t bytes, const char* what) {
+  const auto* source = static_cast<const unsigned char*>(src);
+  if (source + bytes > g_shared && source < g_shared + kSharedWindow)
+    fault("%s: %p is in shared memory, not global", what, src);
 }
 
 }  // namespace
@@ -649,12 +740,22 @@ void mbarrier_init(uint32_t bar, uint32_t count) {
   std::memset(mbarrier_bytes(bar, "mbarrier.init"), 0, 8);
   if (count == 0 || count > (1u << 20) - 1) fault("mbarrier.init: count %u outside 1..2^20-1", count);
   Launch::MBarrier& b = g_launch->mbarriers[bar];
-  if (!b.waiters.empty() || !b.copies.empty()) fault("mbarrier.init on a barrier in use");
+  if (!b.waiters.empty() || !b.copies.empty() || b.bulk_in_phase > 0)
+    fault("mbarrier.init on a barrier in use");
   b.count = b.pending = count;
+  b.tx = 0;
   b.phase = 0;
 }
 
 void mbarrier_arrive(uint32_t bar) { arrive(mbarrier_at(bar, "mbarrier.arrive"), "mbarrier.arrive"); }
+
+void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+  const char* what = "mbarrier.arrive.expect_tx";
+  Launch::MBarrier& b = mbarrier_at(bar, what);
+  if (bytes > (1u << 20) - 1) fault("%s: %u bytes exceed 2^20 - 1", what, bytes);
+  add_tx(b, bytes, what);  // the expect-tx before the arrive-on, as the ISA orders them
+  arrive(b, what);
+}
 
 bool mbarrier_try_wait_parity(uint32_t bar, uint32_t parity) {
   Launch::MBarrier& b = mbarrier_at(bar, "mbarrier.try_wait");
@@ -677,6 +778,75 @@ void cp_async_mbarrier_arrive(uint32_t bar) {
   }
   t.open_copies.clear();
   arrive(b, "cp.async.mbarrier.arrive");
+}
+
+void cp_async_bulk(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+  const char* what = "cp.async.bulk";
+  if (bytes % 16 != 0) fault("%s of %u bytes, not a multiple of 16", what, bytes);
+  if (dst % 16 != 0 || reinterpret_cast<std::uintptr_t>(src) % 16 != 0)
+    fault("%s addresses (shared %#x, global %p) not 16-byte aligned", what, dst, src);
+  check_global(src, bytes, what);
+  Launch::MBarrier& b = mbarrier_at(bar, what);
+  const auto* source = static_cast<const unsigned char*>(src);
+  complete_tx(b, {shared_at(dst, bytes, "cp.async.bulk destination"), {source, source + bytes}, 0}, what);
+}
+
+namespace {
+
+// The tensor map at a generic address, as the emulated cuTensorMapEncodeTiled wrote it (on
+// the GPU a kernel parameter, constant or global memory, 64-byte aligned).
+TensorMap tensor_map_at(const void* address, const char* what) {
+  if (!address || reinterpret_cast<std::uintptr_t>(address) % 64 != 0)
+    fault("%s: tensor map address %p is not 64-byte aligned", what, address);
+  check_global(address, 128, what);
+  TensorMap m;
+  std::memcpy(&m, address, sizeof m);
+  if (m.magic != TensorMap::kMagic)
+    fault("%s: %p holds no tensor map made by cuTensorMapEncodeTiled", what, address);
+  return m;
+}
+
+// The box of `m` at `coords` as box-linear bytes (innermost dimension fastest), elements
+// outside [0, dims) zero ("Tensors": tiled mode, bounding box; element strides 1). A row (the
+// innermost dimension) at a time, which lies inside or outside in the outer ones as a whole.
+std::vector<unsigned char> gather_box(const TensorMap& m, const int32_t* coords) {
+  const std::size_t row_bytes = std::size_t{m.box[0]} * m.element_bytes;
+  std::size_t rows = 1;
+  for (int i = 1; i < m.rank; ++i) rows *= m.box[i];
+  std::vector<unsigned char> box(rows * row_bytes, 0);
+  const int64_t first = std::max<int64_t>(0, -int64_t{coords[0]});
+  const int64_t end = std::min<int64_t>(m.box[0], static_cast<int64_t>(m.dims[0]) - coords[0]);
+  for (std::size_t r = 0; r < rows && first < end; ++r) {
+    std::size_t rest = r;
+    int64_t offset = (coords[0] + first) * m.element_bytes;
+    bool inside = true;
+    for (int i = 1; i < m.rank; ++i) {
+      const int64_t x = int64_t{coords[i]} + static_cast<int64_t>(rest % m.box[i]);
+      rest /= m.box[i];
+      inside &= x >= 0 && x < static_cast<int64_t>(m.dims[i]);
+      offset += x * static_cast<int64_t>(m.strides[i]);
+    }
+    if (inside)
+      std::memcpy(&box[r * row_bytes + first * m.element_bytes], m.address + offset,
+                  (end - first) * m.element_bytes);
+  }
+  return box;
+}
+
+}  // namespace
+
+void cp_async_bulk_tensor(uint32_t dst, const void* map, const int32_t* coords, int dims, uint32_t bar) {
+  const char* what = "cp.async.bulk.tensor";
+  const TensorMap m = tensor_map_at(map, what);
+  if (dims != m.rank) fault("%s: a .%dd copy with a tensor map of rank %d", what, dims, m.rank);
+  const uint32_t align = m.swizzle_span ? 8u * m.swizzle_span : 128u;
+  if (dst % align != 0)
+    fault("%s: shared destination %#x is not %u-byte aligned (swizzle span %d)", what, dst, align,
+          m.swizzle_span);
+  Launch::MBarrier& b = mbarrier_at(bar, what);
+  BulkCopy copy{nullptr, gather_box(m, coords), m.swizzle_span};
+  copy.dst = shared_at(dst, footprint(copy), "cp.async.bulk.tensor destination");
+  complete_tx(b, std::move(copy), what);
 }
 
 void named_barrier(uint32_t id, uint32_t threads, bool wait) {

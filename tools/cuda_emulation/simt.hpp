@@ -12,7 +12,8 @@
 // next cudaGetLastError reports it): the launch configuration, __launch_bounds__, shared
 // memory bounds and the opt-in above 48 KiB, warp collectives over every live lane of the
 // warp (and only those), the same collective on every lane, barriers that can never
-// complete, 16-byte alignment of vector accesses, cp.async copies still in flight at exit.
+// complete, 16-byte alignment of vector accesses, cp.async copies still in flight at exit,
+// bulk (TMA) copies still in flight at a block's end.
 // Exact in what it models, silent about timing (see README.md).
 #pragma once
 

@@ -15,6 +15,7 @@ What a host compiler cannot take, and what it becomes:
   __shared__ T a[N], b[M];                       per-block storage in the shared window
   asm volatile("ptx" : outputs : inputs);        calls into ptx.hpp, per instruction
   __launch_bounds__(n) on a kernel               a check of the block size at its start
+  __grid_constant__ on a kernel parameter        dropped (parameters are by value already)
   reinterpret_cast<T*>(p)                        simt::aligned_cast<T*>(p): faults if misaligned
 Translated files start with `#include "simt.hpp"` and a #line directive, so compiler errors
 and the emulator's messages name the original file and line. A .cu file is compiled as
@@ -158,6 +159,14 @@ def wgmma(m):
             f'simt::ptx::wgmma({element}, {n}, wgmma_d, {a_arg}, {a_desc}, {b}, p, {trans_a or 0}, {trans_b})')
 
 
+def bulk_tensor(m):
+    dims, dst, tensor_map, coords, bar = m.groups()
+    coords = [c.strip() for c in coords.split(',')]
+    if len(coords) != int(dims):
+        raise TranslationError(f'a .{dims}d tensor copy takes {dims} coordinates, not {len(coords)}')
+    return f'simt::ptx::cp_async_bulk_tensor({dst}, {tensor_map}, {bar}, {", ".join(coords)})'
+
+
 INSTRUCTIONS = [
     (re.compile(r'cp\.async\.(ca|cg)\.shared(?:::cta)?\.global(?:\.L2::\d+B)?\s+\[(%\d+)\],\s*'
                 r'\[(%\d+)\],\s*' + REG + r'(?:,\s*' + REG + r')?$'), cp_async),
@@ -198,6 +207,16 @@ INSTRUCTIONS = [
     (re.compile(r'selp\.u32\s+(%\d+),\s*1,\s*0,\s*p$'), lambda m: f'{m.group(1)} = p ? 1u : 0u'),
     (re.compile(r'cp\.async\.mbarrier\.arrive\.noinc\.shared(?:::cta)?\.b64\s+\[(%\d+)\]$'),
      lambda m: f'simt::ptx::cp_async_mbarrier_arrive({m.group(1)})'),
+    # Bulk and tensor (TMA) copies completing their bytes on an mbarrier (bulk_copy_ptx.cuh).
+    (re.compile(r'mbarrier\.arrive\.expect_tx\.shared(?:::cta)?\.b64\s+_,\s*\[(%\d+)\],\s*' + REG + '$'),
+     lambda m: f'simt::ptx::mbarrier_arrive_expect_tx({m.group(1)}, {m.group(2)})'),
+    (re.compile(r'fence\.mbarrier_init\.release\.cluster$'), lambda m: 'simt::ptx::fence_mbarrier_init()'),
+    (re.compile(r'cp\.async\.bulk\.shared::cluster\.global\.mbarrier::complete_tx::bytes\s+\[(%\d+)\],\s*'
+                r'\[(%\d+)\],\s*' + REG + r',\s*\[(%\d+)\]$'),
+     lambda m: 'simt::ptx::cp_async_bulk({}, simt::ptx::generic_address({}), {}, {})'.format(*m.groups())),
+    (re.compile(r'cp\.async\.bulk\.tensor\.([1-5])d\.shared::cluster\.global(?:\.tile)?'
+                r'\.mbarrier::complete_tx::bytes\s+\[(%\d+)\],\s*\[(%\d+),\s*\{([^}]*)\}\],\s*\[(%\d+)\]$'),
+     bulk_tensor),
     (re.compile(r'bar\.(sync|arrive)\s+' + REG + r',\s*' + REG + '$'),
      lambda m: 'simt::ptx::named_barrier({}, {}, {})'.format(m.group(2), m.group(3),
                                                             'true' if m.group(1) == 'sync' else 'false')),
@@ -333,6 +352,9 @@ def pointer_cast(text, mask, m):
 
 def translate(text, path, device):
     text = rewrite(text, r'\b(?:asm|__asm__)\s*(?:volatile|__volatile__)?\s*\(', asm_statement)
+    # A kernel gets its parameters by value here, so their addresses (a tensor map's) are
+    # valid while it runs, as in the GPU's parameter space.
+    text = rewrite(text, r'\b__grid_constant__\b', lambda t, mask, m: (m.start(), m.end(), ''))
     text = rewrite(text, r'\b(extern\s+)?__shared__\b', shared_declaration(path))
     text = rewrite(text, r'<<<', launch(path))
     text = rewrite(text, r'\bcudaLaunchKernelEx\s*\(', lambda t, mask, m: (m.start(), m.end(), 'simt::launch_ex('))

@@ -1,13 +1,16 @@
 // The emulator checked against CUDA's definitions, independently of any plugin: warp
 // collectives, block votes, shared memory, cp.async in both landing modes, mbarriers and
-// named barriers, ldmatrix,
+// named barriers, tensor copies (TMA) with their tensor maps and transaction counts, ldmatrix,
 // movmatrix and mma against the PTX fragment tables, and the faults it must report. Written
 // as CUDA (inline PTX, <<<>>>, __shared__), translated by translate.py like the plugins; run
 // by CTest (cuda_emulation_selftest). Exit status 1 on any mismatch.
+#include <cuda.h>
+#include <cudaTypedefs.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -244,6 +247,266 @@ void check_barriers() {
   expect(ok, "an mbarrier ring of cp.async stages and a named barrier order producer and consumer");
   stuck<<<1, 32>>>();
   expect(cudaGetLastError() == cudaErrorLaunchFailure, "a phase that cannot complete is a deadlock");
+}
+
+// ---- Tensor copies (TMA) and transaction counts ------------------------------------------
+
+PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  const cudaError_t e =
+      cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
+  return e == cudaSuccess && found == cudaDriverEntryPointSuccess
+             ? reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn)
+             : nullptr;
+}
+
+// A dense tensor of up to 4 dimensions (innermost first; unused ones 1) and one box of it.
+struct Tensor {
+  std::vector<unsigned char> data;
+  cuuint64_t dims[4];
+  int element_bytes;
+};
+struct Box {
+  cuuint32_t size[4];
+  int at[4];  // coordinates of its first element, which may lie outside the tensor
+  unsigned bytes(int element_bytes) const { return size[0] * size[1] * size[2] * size[3] * element_bytes; }
+};
+
+// Bytes 1..250 that differ from element to element (never 0, nor the 0xfe poison).
+Tensor make_tensor(cuuint64_t d0, cuuint64_t d1, cuuint64_t d2, cuuint64_t d3, int element_bytes) {
+  Tensor t{std::vector<unsigned char>(d0 * d1 * d2 * d3 * element_bytes), {d0, d1, d2, d3}, element_bytes};
+  for (std::size_t i = 0; i < t.data.size(); ++i) t.data[i] = static_cast<unsigned char>(1 + (i * 37 + i / 251) % 250);
+  return t;
+}
+
+CUresult encode(CUtensorMap* map, const Tensor& t, CUtensorMapDataType type, int rank, const Box& box,
+                CUtensorMapSwizzle swizzle) {
+  cuuint64_t strides[3];
+  strides[0] = t.dims[0] * t.element_bytes;
+  for (int i = 1; i < 3; ++i) strides[i] = strides[i - 1] * t.dims[i];
+  const cuuint32_t unit[4] = {1, 1, 1, 1};
+  return tensor_map_encoder()(map, type, rank, const_cast<unsigned char*>(t.data.data()), t.dims, strides,
+                              box.size, unit, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
+                              CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+}
+
+// The shared bytes the box should give, worked out element by element: box-linear, zero
+// outside the tensor, then each 16-byte chunk of a 128-byte row moved to chunk ^ (row mod 8)
+// (128-byte swizzle), chunk ^ (row mod 4) (64-byte) or left in place.
+std::vector<unsigned char> expected_box(const Tensor& t, const Box& box, int swizzle_bytes) {
+  const int e = t.element_bytes;
+  std::vector<unsigned char> image(box.bytes(e), 0xee);
+  std::size_t o = 0;
+  for (unsigned b3 = 0; b3 < box.size[3]; ++b3)
+    for (unsigned b2 = 0; b2 < box.size[2]; ++b2)
+      for (unsigned b1 = 0; b1 < box.size[1]; ++b1)
+        for (unsigned b0 = 0; b0 < box.size[0]; ++b0)
+          for (int byte = 0; byte < e; ++byte, ++o) {
+            const long x[4] = {box.at[0] + static_cast<long>(b0), box.at[1] + static_cast<long>(b1),
+                               box.at[2] + static_cast<long>(b2), box.at[3] + static_cast<long>(b3)};
+            bool inside = true;
+            for (int i = 0; i < 4; ++i) inside &= x[i] >= 0 && x[i] < static_cast<long>(t.dims[i]);
+            const std::size_t row = o / 128, chunk = o / 16 % 8;
+            const std::size_t moved = swizzle_bytes == 128 ? chunk ^ (row % 8)
+                                      : swizzle_bytes == 64 ? chunk ^ (row % 4)
+                                                            : chunk;
+            const std::size_t at = row * 128 + moved * 16 + o % 16;
+            const std::size_t element =
+                ((x[3] * t.dims[2] + x[2]) * t.dims[1] + x[1]) * t.dims[0] + x[0];
+            image[at] = inside ? t.data[element * e + byte] : 0;
+          }
+  return image;
+}
+
+struct TmaParams {
+  CUtensorMap bytes128;  // UINT8, 4-D, 128-byte swizzle, boxes {128, 16, 1, 1}
+  CUtensorMap bytes64;   // UINT8, 4-D, 64-byte swizzle, boxes {64, 16, 1, 1}
+  CUtensorMap floats;    // FLOAT32, 3-D, no swizzle, boxes {8, 4, 2}
+  CUtensorMap none;      // zeros: no tensor map
+  int at[6][4];          // boxes a, b (bytes128), c, d (floats), e, f (bytes64)
+};
+constexpr unsigned kPhase0Bytes = 2 * 2048 + 2 * 256, kPhase1Bytes = 2 * 1024;
+
+__device__ void expect_bytes(unsigned bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ void arrive_once(unsigned bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ void copy_4d(void* dst, const CUtensorMap* map, const int* at, unsigned bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, "
+      "%5}], [%6];\n" ::"r"(shared_address(dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(at[0]), "r"(at[1]), "r"(at[2]), "r"(at[3]), "r"(bar)
+      : "memory");
+}
+__device__ void copy_3d(void* dst, const CUtensorMap* map, const int* at, unsigned bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], "
+      "[%5];\n" ::"r"(shared_address(dst)),
+      "l"(map), "r"(at[0]), "r"(at[1]), "r"(at[2]), "r"(bar)
+      : "memory");
+}
+__device__ unsigned init_landed(unsigned long long* landed, unsigned count) {
+  const unsigned bar = shared_address(landed);
+  if (threadIdx.x == 0) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  return bar;
+}
+
+// Phase 0: thread 0 expects every byte, starts boxes a-c, reads the stage before the phase
+// can complete, gives the second of the two arrivals, then starts box d: the phase completes
+// with d's bytes, after its arrivals. Phase 1: boxes e and f complete their bytes before
+// thread 0 expects them; thread 32 gives the other arrival. Every thread waits for each
+// phase, then copies the stage out.
+__global__ void tensor_loads(const __grid_constant__ TmaParams p, unsigned char* out, unsigned char* before) {
+  extern __shared__ __align__(1024) unsigned char stage[];
+  __shared__ __align__(8) unsigned long long landed;
+  const unsigned bar = init_landed(&landed, 2);
+  const int t = threadIdx.x, n = blockDim.x;
+  if (t == 0) {
+    expect_bytes(bar, kPhase0Bytes);
+    copy_4d(stage, &p.bytes128, p.at[0], bar);
+    copy_4d(stage + 2048, &p.bytes128, p.at[1], bar);
+    copy_3d(stage + 4096, &p.floats, p.at[2], bar);
+    *before = stage[0];
+    arrive_once(bar);
+    copy_3d(stage + 4096 + 256, &p.floats, p.at[3], bar);
+  }
+  wait_phase(bar, 0);
+  for (unsigned i = t; i < kPhase0Bytes; i += n) out[i] = stage[i];
+  __syncthreads();
+  if (t == 0) {
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // generic reads, then TMA writes
+    copy_4d(stage, &p.bytes64, p.at[4], bar);
+    copy_4d(stage + 1024, &p.bytes64, p.at[5], bar);
+    expect_bytes(bar, kPhase1Bytes);
+  } else if (t == 32) {
+    arrive_once(bar);
+  }
+  wait_phase(bar, 1);
+  for (unsigned i = t; i < kPhase1Bytes; i += n) out[kPhase0Bytes + i] = stage[i];
+}
+
+// What the emulator must refuse: 0 a 128-byte swizzled box at a 128-byte (not 1024) aligned
+// destination; 1 more bytes expected than copied (the phase never completes); 2 a copy in
+// flight at the block's end (one of two arrivals); 3 a .4d copy with the 3-D map; 4 a copy
+// with bytes that are no tensor map.
+__global__ void tensor_fault(const __grid_constant__ TmaParams p, int kind) {
+  extern __shared__ __align__(1024) unsigned char stage[];
+  __shared__ __align__(8) unsigned long long landed;
+  const unsigned bar = init_landed(&landed, kind == 2 ? 2 : 1);
+  if (threadIdx.x == 0) {
+    expect_bytes(bar, kind == 1 ? 2048 + 16 : kind == 3 ? 256 : 2048);
+    if (kind == 0) copy_4d(stage + 128, &p.bytes128, p.at[0], bar);
+    if (kind == 1 || kind == 2) copy_4d(stage, &p.bytes128, p.at[0], bar);
+    if (kind == 3) copy_4d(stage, &p.floats, p.at[0], bar);
+    if (kind == 4) copy_4d(stage, &p.none, p.at[0], bar);
+  }
+  if (kind != 2) wait_phase(bar, 0);
+}
+
+void check_tensor_copies() {
+  const Tensor bytes128 = make_tensor(160, 24, 3, 4, 1), bytes64 = make_tensor(96, 20, 2, 3, 1);
+  const Tensor floats = make_tensor(20, 6, 5, 1, 4);
+  // a inside; b 32 columns before the tensor and 4 rows past it; c partly outside in every
+  // dimension; d wholly outside; e inside; f 8 columns past and 6 rows before the tensor.
+  const Box boxes[6] = {{{128, 16, 1, 1}, {16, 3, 1, 2}}, {{128, 16, 1, 1}, {-32, 12, 2, 3}},
+                        {{8, 4, 2, 1}, {16, -2, 4, 0}},   {{8, 4, 2, 1}, {-8, 0, 0, 0}},
+                        {{64, 16, 1, 1}, {32, 4, 1, 2}},  {{64, 16, 1, 1}, {40, -6, 0, 1}}};
+  const Tensor* of[6] = {&bytes128, &bytes128, &floats, &floats, &bytes64, &bytes64};
+  const int swizzles[6] = {128, 128, 0, 0, 64, 64};
+  static TmaParams p;  // static: 128-byte aligned
+  std::memset(&p, 0, sizeof p);
+  bool ok = tensor_map_encoder() != nullptr;
+  if (!ok) return expect(false, "cudaGetDriverEntryPointByVersion gives cuTensorMapEncodeTiled");
+  ok &= encode(&p.bytes128, bytes128, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, boxes[0], CU_TENSOR_MAP_SWIZZLE_128B) == CUDA_SUCCESS;
+  ok &= encode(&p.bytes64, bytes64, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, boxes[4], CU_TENSOR_MAP_SWIZZLE_64B) == CUDA_SUCCESS;
+  ok &= encode(&p.floats, floats, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 3, boxes[2], CU_TENSOR_MAP_SWIZZLE_NONE) == CUDA_SUCCESS;
+  for (int k = 0; k < 6; ++k) std::memcpy(p.at[k], boxes[k].at, sizeof p.at[k]);
+  std::vector<unsigned char> want;
+  for (int k = 0; k < 6; ++k) {
+    const auto image = expected_box(*of[k], boxes[k], swizzles[k]);
+    want.insert(want.end(), image.begin(), image.end());
+  }
+  ok &= want.size() == kPhase0Bytes + kPhase1Bytes;
+  for (const char* mode : {"issue", "wait"}) {
+    setenv("SIMT_CP_ASYNC", mode, 1);
+    std::vector<unsigned char> out(want.size(), 0);
+    unsigned char before = 0;
+    tensor_loads<<<1, 64, 4096 + 512>>>(p, out.data(), &before);
+    ok &= cudaGetLastError() == cudaSuccess && out == want;
+    // Landed at issue, or not until the phase completes.
+    ok &= before == (std::strcmp(mode, "wait") == 0 ? 0xfe : want[0]);
+  }
+  unsetenv("SIMT_CP_ASYNC");
+  expect(ok, "tensor copies: 4-D UINT8 with 128- and 64-byte swizzles, 3-D FLOAT32, zero fill, tx counts either way");
+  const char* faults[5] = {"a swizzled tensor copy to a misaligned destination faults",
+                           "a phase waiting for bytes no copy brings is a deadlock",
+                           "a block ending with a tensor copy in flight fails",
+                           "a .4d tensor copy with a 3-D map faults",
+                           "a tensor copy with no tensor map faults"};
+  for (int kind = 0; kind < 5; ++kind) {
+    tensor_fault<<<1, 32, 4096>>>(p, kind);
+    expect(cudaGetLastError() == cudaErrorLaunchFailure, faults[kind]);
+  }
+}
+
+// The driver's documented refusals (cuda.h, cuTensorMapEncodeTiled), and the entry point's
+// answers for a symbol it lacks or a version too old or too new.
+void check_tensor_map_encoder() {
+  alignas(128) static unsigned char memory[4096];
+  alignas(128) static CUtensorMap map;
+  const auto encoder = tensor_map_encoder();
+  if (!encoder) return expect(false, "cudaGetDriverEntryPointByVersion gives cuTensorMapEncodeTiled");
+  struct Case {
+    int rank;
+    std::size_t offset;
+    cuuint64_t dim0, stride0;
+    cuuint32_t box0, box1, element_stride1;
+    CUtensorMapSwizzle swizzle;
+  };
+  const Case good = {2, 0, 64, 64, 64, 8, 1, CU_TENSOR_MAP_SWIZZLE_64B};
+  const auto run = [&](Case c) {
+    const cuuint64_t dims[5] = {c.dim0, 8, 1, 1, 1}, strides[4] = {c.stride0, 512, 512, 512};
+    const cuuint32_t box[5] = {c.box0, c.box1, 1, 1, 1}, unit[5] = {1, c.element_stride1, 1, 1, 1};
+    return encoder(&map, CU_TENSOR_MAP_DATA_TYPE_UINT8, c.rank, memory + c.offset, dims, strides, box, unit,
+                   CU_TENSOR_MAP_INTERLEAVE_NONE, c.swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  };
+  bool ok = run(good) == CUDA_SUCCESS;
+  Case bad[11];
+  for (auto& c : bad) c = good;
+  bad[0].rank = 0;
+  bad[1].rank = 6;
+  bad[2].offset = 8;                        // global address not 16-byte aligned
+  bad[3].dim0 = 0;
+  bad[4].dim0 = (cuuint64_t{1} << 32) + 1;  // past 2^32
+  bad[5].stride0 = 72;                      // not a multiple of 16
+  bad[6].stride0 = cuuint64_t{1} << 40;
+  bad[7].box1 = 257;
+  bad[8].box0 = 24, bad[8].swizzle = CU_TENSOR_MAP_SWIZZLE_NONE;  // 24 bytes: not 16s
+  bad[9].box0 = 128;                        // past the 64-byte swizzle's span
+  bad[10].element_stride1 = 0;
+  for (const Case& c : bad) ok &= run(c) == CUDA_ERROR_INVALID_VALUE;
+  Case widest = good;
+  widest.dim0 = cuuint64_t{1} << 32, widest.stride0 = 0x10000;
+  ok &= run(widest) == CUDA_SUCCESS;
+  expect(ok, "cuTensorMapEncodeTiled takes a valid map and refuses what the driver documents");
+  void* fn = &map;
+  cudaDriverEntryPointQueryResult found{};
+  ok = cudaGetDriverEntryPointByVersion("cuNoSuchFunction", &fn, 12000, cudaEnableDefault, &found) == cudaSuccess &&
+       fn == nullptr && found == cudaDriverEntryPointSymbolNotFound;
+  ok &= cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 11080, cudaEnableDefault, &found) ==
+            cudaSuccess &&
+        fn == nullptr && found == cudaDriverEntryPointVersionNotSufficent;
+  ok &= cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 99000, cudaEnableDefault, &found) ==
+        cudaErrorInvalidValue;
+  expect(ok, "cudaGetDriverEntryPointByVersion: no symbol, too old a version, too new a version");
 }
 
 __global__ void powers_of_two(const float* x, float* y) {
@@ -511,6 +774,7 @@ int main() {
     check_atomics();
     check_copies();
     check_barriers();
+    check_tensor_copies();
     check_ex2();
     check_ldmatrix();
     check_movmatrix();
@@ -519,6 +783,7 @@ int main() {
     check_faults();  // the simt: lines on stderr are the faults it provokes
   }
   check_shared_opt_in();
+  check_tensor_map_encoder();
   std::printf("%d failed\n", g_failures);
   return g_failures ? 1 : 0;
 }
