@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device call (H200) at the tensor-copies build: compute-sanitizer memcheck and racecheck
-# over int8_kv's CUDA tests; int8_kv's decode split counts at three shapes (splits.csv);
+# over int8_kv's CUDA tests; int8_kv's decode split counts at three shapes and early_launch at
+# head dim 64 (splits.csv);
 # Nsight Compute on the int8 decode kernel at 8 x 32768; then fused's and int8_kv's decode
 # rows of results/h200 measured again in one call (their rows deleted from bench.csv and
 # tune.csv first): the headline stage and tune. Run from the repository root over stage.tar.xz.
@@ -23,10 +24,12 @@ export ATTNB_TEST_PLUGIN_DIR=$PWD/stage/lib/attnbench/plugins
       --preset llama3-8b --dtype fp16 --batch 8 --context 32768 --sweep-tunable kv_splits=0,4,8,16 > /dev/null 2>&1
   timeout 60 $bin bench --plugin int8_kv --out "$out/splits.csv" --resume --min-time 0.2 --max-time 0.6 --phase decode \
       --preset llama3-8b --dtype fp16 --batch 1 --context 65536 --sweep-tunable kv_splits=0,16,32 > /dev/null 2>&1
+  timeout 60 $bin bench --plugin int8_kv --out "$out/splits.csv" --resume --min-time 0.2 --max-time 0.6 --phase decode \
+      --preset tinyllama --dtype fp16,bf16 --batch 32 --context 32768 --sweep-tunable early_launch=0,1 > /dev/null 2>&1
   python3 - "$out" <<'PY'
 import csv, sys
 for r in csv.DictReader(open(f"{sys.argv[1]}/splits.csv")):
-    print(" | ".join(r[k] for k in ("batch", "context", "tunables", "status", "time_p50_s", "bandwidth_pct")))
+    print(" | ".join(r[k] for k in ("preset", "dtype", "batch", "context", "tunables", "status", "time_p50_s", "bandwidth_pct")))
 PY
   timeout 90 $cuda/ncu --kernel-name regex:int8_flash_decode_kernel --launch-skip 5 --launch-count 1 --set full \
       $bin bench --plugin int8_kv --out /tmp/ncu.csv --preset llama3-8b --dtype fp16 --batch 8 --context 32768 \
