@@ -14,7 +14,8 @@
 namespace attnbench::flash {
 
 // One warp's online-softmax state over 8 query heads, the columns: the O^T accumulator (D / 16
-// m16 tiles; C layout: rows d = 16 i + g and + 8, columns heads 2t and 2t + 1) and, for this
+// m16 tiles; C layout: rows g and g + 8 of tile i are head-dim elements (D / 8) g + 2 i and
+// + 1 (see warp_attend_cols), columns heads 2t and 2t + 1) and, for this
 // lane's heads 2t and 2t + 1, the running max of the scores (log2 units) and this lane's part
 // of the sum (the 8 lanes g = 0..7 of a column hold different keys; added up at the end).
 template <int D>
@@ -102,17 +103,36 @@ struct QueryCols {
   }
 };
 
+// Two int8 values, byte jj of words x and y, as the T pair (x's low, y's high) of one MMA
+// register, exactly (|q| <= 127 needs 8 significant bits). fp16: x's byte to byte 0, y's to
+// byte 2, then (byte ^ 0x80) becomes the low mantissa byte of 1024.0 (0x6400, where fp16
+// steps by exactly 1) and 1152 is subtracted: one permute, one logic op, one subtraction.
+template <typename T>
+__device__ __forceinline__ uint32_t int8_pair_to(uint32_t x, uint32_t y, int jj) {
+  if constexpr (std::is_same_v<T, __half>) {
+    const uint32_t bits = (__byte_perm(x, y, jj | (jj << 4) | ((4 + jj) << 8) | ((4 + jj) << 12)) & 0x00ff00ffu) ^
+                          0x64806480u;
+    const __half2 v = __hsub2(*reinterpret_cast<const __half2*>(&bits), __half2half2(__ushort_as_half(0x6480)));
+    return *reinterpret_cast<const uint32_t*>(&v);
+  } else {
+    float fx[4], fy[4];
+    int8_kv::int8x4_to_float(x, fx);
+    int8_kv::int8x4_to_float(y, fy);
+    return ptx::pack2<T>(fx[jj], fy[jj]);
+  }
+}
+
 // The warp's 8 heads attend to 16 keys: K's operand from k_op (k_op.a(kk, a) gives k32 slice
-// kk's int8 A fragment), V in tile rows key_row0 .. key_row0 + 15 of sV (swizzled); the keys'
-// absolute positions start at key0, and those outside [lo, hi) are masked when `masked`.
+// kk's int8 A fragment), V's int8 rows from format.v_words; the keys' absolute positions
+// start at key0, and those outside [lo, hi) are masked when `masked`.
 // `format` is what the cache format adds: a cache that stores each key's K and V rows scaled
 // (int8_kv: integers times a per-token scale) applies the scales once per key, not to every
 // element: tile row r's scores are multiplied by format.k(r), its weights, for P V only, by
-// format.v(r); format.before_pv() runs after the scores, before sV is read (int8_kv
-// converts its V rows there).
+// format.v(r); format.v_words(r, w) gives this lane's D / 8 int8 values of V's tile row r,
+// head-dim elements (D / 8) g onwards (g = lane / 4), as D / 32 words.
 template <typename T, int D, typename KOperand, typename Format>
 __device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KOperand& k_op,
-                                                 const T* sV, int key_row0, int32_t key0,
+                                                 int key_row0, int32_t key0,
                                                  bool masked, int32_t lo, int32_t hi,
                                                  float scale_log2, ColState<D>& st,
                                                  const Format& format) {
@@ -171,7 +191,6 @@ __device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KO
       for (int c = 0; c < 4; ++c) st.o[i][c] *= correction[c & 1];
   }
 
-  format.before_pv();
   // P^T (16 keys x 8 heads, in the C layout) to the B fragment of O^T += V^T P^T: each 8x8
   // half, packed to T with its key's V scale, transposed across the warp, is b0 (keys 0..7)
   // or b1 (keys 8..15): lane (g, t) then holds P[head g][keys 2t, 2t + 1] of it.
@@ -183,13 +202,22 @@ __device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KO
   }
   const uint32_t b0 = ptx::movmatrix_trans(ptx::pack2<T>(s[0] * v0, s[1] * v0));
   const uint32_t b1 = ptx::movmatrix_trans(ptx::pack2<T>(s[2] * v1, s[3] * v1));
-  // A (V^T, 16 of the head dim x 16 keys) by the transposing load of V's rows: lane l
-  // addresses key (l % 8) + 8 (l / 16), chunk 2 dd + (l / 8) % 2.
+  // A (V^T, 16 of the head dim x 16 keys), built in registers from V's int8 rows, no 16-bit
+  // tile in between: lane (g, t)'s registers pair keys 2t, 2t + 1 (a0, a1) and 2t + 8, 2t + 9
+  // (a2, a3), so it reads those four rows, and the head dim is renumbered so that all of its
+  // elements come from one span of each row: row g of d-tile dd stands for head-dim element
+  // (D / 8) g + 2 dd, row g + 8 for the one after (ColState's rows, undone in
+  // stage_decode_cols). Bytes 2 dd and 2 dd + 1 of the lane's span give a0 and a1 (a2, a3).
+  constexpr int kWords = D / 32;
+  const int t = lane & 3;
+  uint32_t w[4][kWords];  // keys 2t, 2t + 1, 2t + 8, 2t + 9 of the warp's 16
+#pragma unroll
+  for (int k = 0; k < 4; ++k) format.v_words(key_row0 + 2 * t + (k & 1) + 8 * (k >> 1), w[k]);
 #pragma unroll
   for (int dd = 0; dd < D / 16; ++dd) {
-    uint32_t a[4];
-    ptx::ldmatrix_x4_trans(a, sV + swizzled<D>(key_row0 + (lane & 7) + ((lane >> 4) << 3),
-                                               dd * 2 + ((lane >> 3) & 1)));
+    const int word = dd / 2, jj = 2 * (dd % 2);
+    uint32_t a[4] = {int8_pair_to<T>(w[0][word], w[1][word], jj), int8_pair_to<T>(w[0][word], w[1][word], jj + 1),
+                     int8_pair_to<T>(w[2][word], w[3][word], jj), int8_pair_to<T>(w[2][word], w[3][word], jj + 1)};
     ptx::mma_16816<T>(st.o[dd], a, b0, b1);
   }
 }
@@ -209,9 +237,9 @@ __device__ __forceinline__ void stage_decode_cols(const ColState<D>& st, float* 
       s.sum[r] = sum;
     }
 #pragma unroll
-    for (int i = 0; i < D / 16; ++i) {
-      s.o[r * D + 16 * i + g] = st.o[i][j];
-      s.o[r * D + 16 * i + g + 8] = st.o[i][j + 2];
+    for (int i = 0; i < D / 16; ++i) {  // rows g and g + 8 of d-tile i: elements (D / 8) g + 2 i, + 1
+      s.o[r * D + D / 8 * g + 2 * i] = st.o[i][j];
+      s.o[r * D + D / 8 * g + 2 * i + 1] = st.o[i][j + 2];
     }
   }
 }

@@ -45,25 +45,25 @@ struct DecodeParams {
   CUtensorMap values;      // the tensor copies' map (int8_values_map.hpp), when they are used
 };
 
-// Shared memory of one block, in bytes from its start.
-template <typename T, int D, int TKV>
+// Shared memory of one block, in bytes from its start: Q and STAGES stages of int8 tiles.
+// K's and V's operands are built in registers from the int8 rows, no 16-bit tile: so three
+// stages of tensor-copied tiles fit four blocks on an SM (two tiles in flight each).
+template <typename T, int D, int TKV, int STAGES, bool kTensorCopies>
 struct SharedLayout {
-  static constexpr std::size_t q = 0;                                  // T [16][D], swizzled
-  // T [TKV][D], swizzled: V's rows, converted (K's operand is built in registers). One
-  // 16-bit tile, not two: an SM holds four blocks.
-  static constexpr std::size_t v = q + kQueryRows * D * sizeof(T);
-  static constexpr std::size_t k8 = v + TKV * D * sizeof(T);           // int8 [2][TKV][D]
-  static constexpr std::size_t v8 = k8 + 2 * TKV * D;                  // int8 [2][TKV][D]
-  static constexpr std::size_t scales = v8 + 2 * TKV * D;              // float [2][2][TKV]
-  static constexpr std::size_t rows = scales + 4 * TKV * sizeof(float);  // int64 [2][TKV][2]
-  static constexpr std::size_t landed = rows + 4 * TKV * sizeof(int64_t);  // mbarrier [2]
-  static constexpr std::size_t bytes = landed + 2 * sizeof(uint64_t);
+  static constexpr std::size_t q = 0;                                      // T [16][D], swizzled
+  static constexpr std::size_t k8 = q + kQueryRows * D * sizeof(T);        // int8 [STAGES][TKV][D]
+  static constexpr std::size_t v8 = k8 + STAGES * TKV * D;                 // int8 [STAGES][TKV][D]
+  static constexpr std::size_t scales = v8 + STAGES * TKV * D;             // float [STAGES][2][TKV]
+  static constexpr std::size_t rows = scales + 2 * STAGES * TKV * sizeof(float);  // int64 [STAGES][TKV][2]
+  static constexpr std::size_t landed =                                    // mbarrier [STAGES]
+      rows + (kTensorCopies ? 0 : 2 * STAGES * TKV * sizeof(int64_t));      // (cp.async plans only)
+  static constexpr std::size_t bytes = landed + STAGES * sizeof(uint64_t);
   // The tensor copies' 128-byte (64-byte) swizzle repeats every 1024 (512) bytes: the int8
   // stages start on such a boundary, as every copy's destination must.
   static_assert(k8 % 1024 == 0 && TKV * D % 1024 == 0, "int8 stages on swizzle boundaries");
   static constexpr uint32_t tile_bytes = 2 * TKV * D + 2 * TKV * sizeof(float);  // one stage's copies
-  // The warps' final merge reuses everything from v on.
-  static_assert(decode_merge_floats(D, TKV / 16, kFlashDecodeHeads) * sizeof(float) <= rows - v,
+  // The warps' final merge reuses the int8 stages.
+  static_assert(decode_merge_floats(D, TKV / 16, kFlashDecodeHeads) * sizeof(float) <= scales - k8,
                 "merge scratch fits");
 };
 
@@ -126,36 +126,6 @@ __device__ __forceinline__ void load_tile_async(const DecodeParams& p, const int
   }
 }
 
-// Four int8 values (a word) to four T, exactly (|q| <= 127 needs 8 significant bits): bytes
-// 0, 1 in .x, bytes 2, 3 in .y. For fp16, two byte permutes and one half2 subtraction:
-// byte + 128 becomes the low mantissa byte of 1024.0 (0x6400), where fp16 steps by exactly 1,
-// and 1152 is subtracted.
-template <typename T>
-__device__ __forceinline__ uint2 int8x4_to(uint32_t word) {
-  if constexpr (std::is_same_v<T, __half>) {
-    const __half2 bias = __half2half2(__ushort_as_half(0x6480));  // 1152.0
-    const uint32_t biased = word ^ 0x80808080u;
-    uint32_t out[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const uint32_t bits = __byte_perm(biased, 0x64646464u, h ? 0x4342u : 0x4140u);
-      const __half2 x = __hsub2(*reinterpret_cast<const __half2*>(&bits), bias);
-      out[h] = *reinterpret_cast<const uint32_t*>(&x);
-    }
-    return make_uint2(out[0], out[1]);
-  } else {
-    float x[4];
-    int8x4_to_float(word, x);
-    return make_uint2(ptx::pack2<T>(x[0], x[1]), ptx::pack2<T>(x[2], x[3]));
-  }
-}
-
-template <typename T>
-__device__ __forceinline__ uint4 int8x8_to(uint2 raw) {
-  const uint2 lo = int8x4_to<T>(raw.x), hi = int8x4_to<T>(raw.y);
-  return make_uint4(lo.x, lo.y, hi.x, hi.y);
-}
-
 // The A operand of S^T = K Q^T for a warp's 16 keys, straight from the int8 tile: k32 slice
 // kk is the head dim's bytes 32 kk .. 32 kk + 31, and ldmatrix (16-byte rows, each lane given
 // 4 bytes of one) loads it as the fragment: matrices 0 and 1 are keys 0..7 and 8..15 at the
@@ -173,62 +143,45 @@ struct Int8KOperand {
   }
 };
 
-// Warp-private: rows [row0, row0 + 16) of an int8 tile (chunks placed by int8_chunk),
-// converted (not scaled: the scales go to warp_attend_cols) into the same rows of a swizzled
-// T tile, 8 elements a lane at a time, so 8 lanes fill one row's 8 consecutive 16-byte chunks
-// (no bank conflicts) from 64 bytes of the int8 row.
-template <typename T, int D>
-__device__ __forceinline__ void convert_rows(const int8_t* src, T* dst, int row0) {
-  constexpr int kChunks = D / 8;                // 16-byte chunks of a T row
-  constexpr int kCopies = 16 * kChunks / 32;    // 8-byte loads a lane
-  const int lane = threadIdx.x & 31;
-  uint2 raw[kCopies];  // every load issued before the first is used: one wait, not kCopies
-#pragma unroll
-  for (int k = 0; k < kCopies; ++k) {
-    const int i = k * 32 + lane;
-    const int row = row0 + i / kChunks, half = i % kChunks;  // 8-byte halves of 16-byte chunks
-    raw[k] = *reinterpret_cast<const uint2*>(src + row * D + int8_chunk<D>(row, half / 2) * 16 + half % 2 * 8);
-  }
-#pragma unroll
-  for (int k = 0; k < kCopies; ++k) {
-    const int i = k * 32 + lane;
-    *reinterpret_cast<uint4*>(dst + swizzled<D>(row0 + i / kChunks, i % kChunks)) = int8x8_to<T>(raw[k]);
-  }
-}
-
 // What warp_attend_cols needs of an int8 tile besides K: the per-token scales (the score of
 // tile row r is scaled by ks[r], its weight in P V by vs[r]: the dequantization, applied
-// once per key rather than once per element), and V's integers, converted into the warp's
-// rows of a 16-bit tile once the scores are done (before_pv).
-template <typename T, int D>
+// once per key rather than once per element) and V's int8 rows: lane (g, t) reads the D / 8
+// bytes of a row from head-dim element (D / 8) g on (conflict-free: the 8 lanes of a t read
+// all of one row's chunks).
+template <int D>
 struct Int8Tile {
   const float* ks;
   const float* vs;
   const int8_t* v8;  // the int8 tile's V
-  T* rows;           // the converted tile
-  int row0;          // the warp's 16 rows
   __device__ __forceinline__ float k(int r) const { return ks[r]; }
   __device__ __forceinline__ float v(int r) const { return vs[r]; }
-  __device__ __forceinline__ void before_pv() const {
-    convert_rows<T, D>(v8, rows, row0);
-    __syncwarp();
+  __device__ __forceinline__ void v_words(int r, uint32_t (&w)[D / 32]) const {
+    const int g = (threadIdx.x & 31) >> 2;
+    const int8_t* row = v8 + r * D;
+    if constexpr (D == 128) {
+      const uint4 x = *reinterpret_cast<const uint4*>(row + int8_chunk<D>(r, g) * 16);
+      w[0] = x.x, w[1] = x.y, w[2] = x.z, w[3] = x.w;
+    } else {
+      const uint2 x = *reinterpret_cast<const uint2*>(row + int8_chunk<D>(r, g >> 1) * 16 + (g & 1) * 8);
+      w[0] = x.x, w[1] = x.y;
+    }
   }
 };
 
 // One block per (split, chunk of up to 8 query heads of a group, KV head, sequence), TKV /
-// 16 warps that take 16 keys each of every tile; tiles double-buffered as in the fused
-// plugin's decode, whose structure this follows. kTensorCopies: tiles start at multiples of
-// TKV (a window's first one then holds masked keys before `begin`) and come by tensor
-// copies, one per page piece of rows keys and kind, completing on the stage's mbarrier;
-// else each key's rows are looked up (plan_tile) and copied 16 bytes a thread (cp.async).
+// 16 warps that take 16 keys each of every tile; tiles in kStages shared-memory stages,
+// kStages - 1 in flight while one is attended, as in the fused plugin's decode, whose
+// structure this follows. kTensorCopies: tiles start at multiples of TKV (a window's first
+// one then holds masked keys before `begin`) and come by tensor copies, one per page piece
+// of rows keys and kind, completing on the stage's mbarrier, three stages; else each key's
+// rows are looked up (plan_tile) and copied 16 bytes a thread (cp.async), two stages.
 template <typename T, int D, int TKV, bool kTensorCopies>
 __global__ void __launch_bounds__(TKV / 16 * 32, 4)
     int8_flash_decode_kernel(const __grid_constant__ DecodeParams p) {
-  constexpr int kWarps = TKV / 16, kThreads = kWarps * 32;
-  using Smem = SharedLayout<T, D, TKV>;
+  constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kStages = kTensorCopies ? 3 : 2;
+  using Smem = SharedLayout<T, D, TKV, kStages, kTensorCopies>;
   extern __shared__ __align__(1024) unsigned char smem[];
   T* sQ = reinterpret_cast<T*>(smem + Smem::q);
-  T* sV = reinterpret_cast<T*>(smem + Smem::v);
   int8_t* sK8 = reinterpret_cast<int8_t*>(smem + Smem::k8);
   int8_t* sV8 = reinterpret_cast<int8_t*>(smem + Smem::v8);
   float* sScales = reinterpret_cast<float*>(smem + Smem::scales);
@@ -261,7 +214,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   };
   int32_t next_page = 0;  // of this thread's piece of the next tile to copy
   const auto copy_tile = [&](int32_t i) {
-    const int s = i & 1;
+    const int s = i % kStages;
     const uint32_t bar = landed + 8 * s;
     const int32_t slot = (base + i * TKV + piece * rows) % ps;
     if (threadIdx.x == 0) ptx::mbarrier_arrive_expect_tx(bar, Smem::tile_bytes);
@@ -280,7 +233,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
 
   const T* q = static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
   const auto plan = [&](int32_t i) {
-    plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i & 1) * 2 * TKV);
+    plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i % kStages) * 2 * TKV);
   };
   const auto load = [&](int32_t i) {
     if constexpr (kTensorCopies) {
@@ -289,7 +242,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
       copy_tile(i);
       if (i + 1 < num_tiles) next_page = page_of(i + 1);
     } else {
-      const int s = i & 1;
+      const int s = i % kStages;
       if (fresh_tile >= 0 && i >= fresh_tile) plain_kv::wait_for_prior_grid();
       load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
                                         sScales + s * 2 * TKV);
@@ -297,65 +250,65 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   };
   if constexpr (kTensorCopies) {
     if (threadIdx.x == 0) {
-      ptx::mbarrier_init(landed, 1);  // one arrival (thread 0's expect_tx) and the bytes
-      ptx::mbarrier_init(landed + 8, 1);
+      for (int s = 0; s < kStages; ++s) ptx::mbarrier_init(landed + 8 * s, 1);  // thread 0's expect_tx, and the bytes
       ptx::fence_mbarrier_init();
     }
     if (copier && num_tiles > 0) next_page = page_of(0);
   } else {
-    plan(0);
-    plan(1);
+    for (int j = 0; j < kStages; ++j) plan(j);
   }
   __syncthreads();
   start_decode_rows<T, D, kThreads>(sQ, q, heads, begin, end);
-  if (num_tiles > 0) load(0);
-  ptx::cp_async_commit();  // Q, with tile 0's copies when they are cp.async
+  // A cp.async group per tile even where none is copied (so that group i is tile i's), Q in
+  // the first.
+  for (int j = 0; j < kStages - 1; ++j) {
+    if (j < num_tiles) load(j);
+    ptx::cp_async_commit();
+  }
 
   const int warp = threadIdx.x / 32;
   ColState<D> st;
   QueryCols<D> q_cols;  // quantized once Q has landed, with tile 0
   st.init();
   for (int32_t i = 0; i < num_tiles; ++i) {
-    const int s = i & 1;
-    // Tile i + 1's copies fly while this one is converted and attended.
-    if (i + 1 < num_tiles) {
-      load(i + 1);
-      ptx::cp_async_commit();
-      ptx::cp_async_wait<1>();
-    } else {
-      ptx::cp_async_wait<0>();
-    }
-    if constexpr (kTensorCopies) ptx::mbarrier_wait(landed + 8 * s, (i >> 1) & 1);  // stage s's phase i / 2
+    const int s = i % kStages;
+    // Into the stage of tile i - 1, free since the barrier that ended it: tiles i + 1 ..
+    // i + kStages - 1 fly while this one is attended.
+    if (i + kStages - 1 < num_tiles) load(i + kStages - 1);
+    ptx::cp_async_commit();
+    ptx::cp_async_wait<kStages - 1>();
+    if constexpr (kTensorCopies) ptx::mbarrier_wait(landed + 8 * s, (i / kStages) & 1);  // stage s's phase
     __syncthreads();
     if (i == 0) q_cols.load(sQ);
     if constexpr (!kTensorCopies)
-      if (i + 2 < num_tiles) plan(i + 2);  // its plan slot's last reader was load(i) above
+      if (i + kStages < num_tiles) plan(i + kStages);  // its plan slot's last reader was load(i)
     const int32_t key0 = base + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end && key0 + 16 > begin) {
       const float* scales = sScales + s * 2 * TKV;
-      warp_attend_cols<T, D>(q_cols, Int8KOperand<D>{sK8 + s * TKV * D, warp * 16}, sV,
-                             warp * 16, key0, key0 < begin || key0 + 16 > end, begin, end,
-                             p.scale_log2, st,
-                             Int8Tile<T, D>{scales, scales + TKV, sV8 + s * TKV * D, sV, warp * 16});
+      warp_attend_cols<T, D>(q_cols, Int8KOperand<D>{sK8 + s * TKV * D, warp * 16}, warp * 16, key0,
+                             key0 < begin || key0 + 16 > end, begin, end, p.scale_log2, st,
+                             Int8Tile<D>{scales, scales + TKV, sV8 + s * TKV * D});
     }
-    __syncthreads();  // stage s is refilled (tile i + 2) at the top of the next iteration
+    __syncthreads();  // stage s is refilled at the top of the next iteration
   }
   ptx::cp_async_wait<0>();
   plain_kv::let_dependents_start();  // the split merge may launch; it waits for this grid's end
   __syncthreads();
-  stage_decode_cols<D, kWarps>(st, reinterpret_cast<float*>(sV));
+  stage_decode_cols<D, kWarps>(st, reinterpret_cast<float*>(sK8));
   merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(
-      reinterpret_cast<float*>(sV), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
+      reinterpret_cast<float*>(sK8), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
       static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
 }
 
 constexpr int kTileKv = kFlashDecodeTileKv;
+template <typename T, int D, bool kTensorCopies>
+constexpr std::size_t SharedBytes = SharedLayout<T, D, kTileKv, kTensorCopies ? 3 : 2, kTensorCopies>::bytes;
 
 // The kernel for T, D and the copies, given its shared memory once, and how many blocks of
 // it the device holds at once.
 template <typename T, int D, bool kTensorCopies>
 int64_t configure(int32_t sm_count) {
-  constexpr std::size_t kSmem = SharedLayout<T, D, kTileKv>::bytes;
+  constexpr std::size_t kSmem = SharedBytes<T, D, kTensorCopies>;
   const auto kernel = int8_flash_decode_kernel<T, D, kTileKv, kTensorCopies>;
   static const bool configured =
       (plain_kv::allow_shared_memory(kernel, kSmem, "int8_kv decode kernel"), true);
@@ -370,7 +323,7 @@ void launch(const DecodeParams& params, bool early_launch, int32_t sm_count, cud
   const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
   plain_kv::launch_dependent("int8_kv tensor-core decode kernel",
                              int8_flash_decode_kernel<T, D, kTileKv, kTensorCopies>, grid, kTileKv / 16 * 32,
-                             SharedLayout<T, D, kTileKv>::bytes, stream, early_launch, params);
+                             SharedBytes<T, D, kTensorCopies>, stream, early_launch, params);
 }
 
 // Calls f(T*, integral_constant D) for the problem's dtype and head dim.
