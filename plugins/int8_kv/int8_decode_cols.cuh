@@ -1,7 +1,7 @@
 // The int8 decode's tensor-core step, with the product turned around: S^T = K Q^T with a
 // tile's 16 keys as the rows of mma.m16n8k32.s8 (K's int8 rows used as they are, Q quantized
 // once per block) and up to 8 query heads of a group as its columns, then O^T += V^T P^T in
-// fp16/bf16 (m16n8k16, V's rows converted). A decode block has one query row per head; with
+// fp16/bf16 (m16n8k16, V's operand converted from its int8 rows in registers). A decode block has one query row per head; with
 // the heads as the rows (warp_attend_tile), a group of 4 fills 4 of 16 rows and three
 // quarters of the tensor-core and softmax work is padding. Here it fills 4 of 8 columns: 4
 // scores a lane instead of 8, and the queries' fragments loaded once per block instead of

@@ -46,8 +46,8 @@ struct DecodeParams {
 };
 
 // Shared memory of one block, in bytes from its start: Q and STAGES stages of int8 tiles.
-// K's and V's operands are built in registers from the int8 rows, no 16-bit tile: so three
-// stages of tensor-copied tiles fit four blocks on an SM (two tiles in flight each).
+// K's and V's operands are built in registers from the int8 rows, no 16-bit tile. (Three
+// stages would fit four blocks an SM too, and measured slower than two: experiments/int8_v_stages.)
 template <typename T, int D, int TKV, int STAGES, bool kTensorCopies>
 struct SharedLayout {
   static constexpr std::size_t q = 0;                                      // T [16][D], swizzled
@@ -173,12 +173,12 @@ struct Int8Tile {
 // kStages - 1 in flight while one is attended, as in the fused plugin's decode, whose
 // structure this follows. kTensorCopies: tiles start at multiples of TKV (a window's first
 // one then holds masked keys before `begin`) and come by tensor copies, one per page piece
-// of rows keys and kind, completing on the stage's mbarrier, three stages; else each key's
-// rows are looked up (plan_tile) and copied 16 bytes a thread (cp.async), two stages.
+// of rows keys and kind, completing on the stage's mbarrier; else each key's rows are looked
+// up (plan_tile) and copied 16 bytes a thread (cp.async).
 template <typename T, int D, int TKV, bool kTensorCopies>
 __global__ void __launch_bounds__(TKV / 16 * 32, 4)
     int8_flash_decode_kernel(const __grid_constant__ DecodeParams p) {
-  constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kStages = kTensorCopies ? 3 : 2;
+  constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kStages = 2;
   using Smem = SharedLayout<T, D, TKV, kStages, kTensorCopies>;
   extern __shared__ __align__(1024) unsigned char smem[];
   T* sQ = reinterpret_cast<T*>(smem + Smem::q);
@@ -302,7 +302,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
 
 constexpr int kTileKv = kFlashDecodeTileKv;
 template <typename T, int D, bool kTensorCopies>
-constexpr std::size_t SharedBytes = SharedLayout<T, D, kTileKv, kTensorCopies ? 3 : 2, kTensorCopies>::bytes;
+constexpr std::size_t SharedBytes = SharedLayout<T, D, kTileKv, 2, kTensorCopies>::bytes;
 
 // The kernel for T, D and the copies, given its shared memory once, and how many blocks of
 // it the device holds at once.

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One device call (H200) at the final build of the eighth session (V's operand in registers,
+# two stages of tensor-copied tiles): int8_kv's CUDA tests and validate, then its headline and
+# tune rows of results/h200 measured again (its rows deleted first; fused's rows are from
+# int8_rows, the same day). Run from the repository root over stage.tar.xz.
+set -uo pipefail
+out=${OUT:?}
+tar xf stage.tar.xz
+bin=stage/bin/attnbench
+export ATTNB_TEST_PLUGIN_DIR=$PWD/stage/lib/attnbench/plugins
+{
+  nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv,noheader
+  timeout 60 stage/libexec/attnbench/tests/int8_kv_plugin_test --gtest_brief=1 --gtest_filter='*/cuda' 2>&1 | tail -2
+  timeout 100 $bin validate --device cuda --plugin int8_kv 2>&1 | tail -1
+} > "$out/checks.log" 2>&1
+cat "$out/checks.log"
+ATTNB_RESULTS_DIR=results/h200 H100_PLUGINS=int8_kv H100_DECODE_ONLY=1 H100_DEADLINE_S=$((400 - SECONDS)) \
+    scripts/h100-results.sh device headline tune > /dev/null 2>&1
+echo "results exit $? at ${SECONDS}s"
+python3 - <<'PY'
+import csv
+for r in csv.DictReader(open("results/h200/bench.csv")):
+    if r["plugin"] in ("fused", "int8_kv") and r["phase"] == "decode":
+        print(" | ".join(r.get(k, "") for k in ("plugin", "batch", "context", "status", "time_p50_s", "tokens_per_s", "bandwidth_pct")))
+for r in csv.DictReader(open("results/h200/tune.csv")):
+    if r.get("plugin") in ("fused", "int8_kv"):
+        print(" | ".join(f"{k}={v}" for k, v in r.items() if k in ("plugin", "context", "batch", "tokens_per_s", "status")))
+PY
