@@ -210,9 +210,9 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
     using T = std::remove_pointer_t<decltype(type_tag)>;
     with_constant<64, 128>(p.head_dim, "head_dim", [&](auto d) {
       constexpr int D = decltype(d)::value;
-      const auto [tile_kv, stages] = decode_tile_and_stages<T, D>(t, split_inputs, sm_count);
-      with_constant<32, 64, 128>(tile_kv, "tile_kv", [&](auto tkv) {
-        with_constant<2, 3>(stages, "decode_stages", [&](auto st) {
+      const std::pair<int32_t, int32_t> tile_and_stages = decode_tile_and_stages<T, D>(t, split_inputs, sm_count);
+      with_constant<32, 64, 128>(tile_and_stages.first, "tile_kv", [&](auto tkv) {
+        with_constant<2, 3>(tile_and_stages.second, "decode_stages", [&](auto st) {
           launch_decode<T, D, decltype(tkv)::value, decltype(st)::value>(
               params, t, split_inputs, p.num_kv_heads, sm_count, stream);
         });
