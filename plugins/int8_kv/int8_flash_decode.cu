@@ -31,6 +31,9 @@ using namespace flash;
 using plain_kv::sequence_length;
 
 constexpr int kQueryRows = 16;  // rows of sQ, as start_decode_rows loads them (the first 8 used)
+// Shared-memory stages of int8 tiles, one in flight while one is attended (three measured
+// slower: results/h200/experiments/int8_v_stages).
+constexpr int kStages = 2;
 
 struct DecodeParams {
   AttnbPagedKv cache;
@@ -46,8 +49,7 @@ struct DecodeParams {
 };
 
 // Shared memory of one block, in bytes from its start: Q and STAGES stages of int8 tiles.
-// K's and V's operands are built in registers from the int8 rows, no 16-bit tile. (Three
-// stages would fit four blocks an SM too, and measured slower than two: experiments/int8_v_stages.)
+// K's and V's operands are built in registers from the int8 rows, no 16-bit tile.
 template <typename T, int D, int TKV, int STAGES, bool kTensorCopies>
 struct SharedLayout {
   static constexpr std::size_t q = 0;                                      // T [16][D], swizzled
@@ -178,7 +180,7 @@ struct Int8Tile {
 template <typename T, int D, int TKV, bool kTensorCopies>
 __global__ void __launch_bounds__(TKV / 16 * 32, 4)
     int8_flash_decode_kernel(const __grid_constant__ DecodeParams p) {
-  constexpr int kWarps = TKV / 16, kThreads = kWarps * 32, kStages = 2;
+  constexpr int kWarps = TKV / 16, kThreads = kWarps * 32;
   using Smem = SharedLayout<T, D, TKV, kStages, kTensorCopies>;
   extern __shared__ __align__(1024) unsigned char smem[];
   T* sQ = reinterpret_cast<T*>(smem + Smem::q);
@@ -204,7 +206,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   // Tensor copies: thread c < 4 pieces copies, of every tile, kind c / pieces (K values, V
   // values, K scales, V scales) of its page piece c % pieces. The page of the next tile's
   // piece is looked up a tile ahead, so that the lookup's trip to memory is never waited for.
-  const int32_t ps = p.layout.page_size, rows = min(ps, TKV), pieces = TKV / rows;
+  const int32_t ps = p.layout.page_size, rows = copy_rows(p.layout, TKV), pieces = TKV / rows;
   const int kind = threadIdx.x / pieces, piece = threadIdx.x % pieces;
   const bool copier = kTensorCopies && threadIdx.x < 4 * pieces;
   const int32_t* seq_pages = p.cache.page_indices + p.cache.page_indptr[b];
@@ -235,15 +237,14 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   const auto plan = [&](int32_t i) {
     plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i % kStages) * 2 * TKV);
   };
-  const auto load = [&](int32_t i) {
+  const auto load = [&](int32_t i) {  // by the threads that copy
+    if (kTensorCopies && !copier) return;
+    if (fresh_tile >= 0 && i >= fresh_tile) plain_kv::wait_for_prior_grid();  // keys the append may still write
     if constexpr (kTensorCopies) {
-      if (!copier) return;
-      if (fresh_tile >= 0 && i >= fresh_tile) plain_kv::wait_for_prior_grid();  // keys the append may still write
       copy_tile(i);
       if (i + 1 < num_tiles) next_page = page_of(i + 1);
     } else {
       const int s = i % kStages;
-      if (fresh_tile >= 0 && i >= fresh_tile) plain_kv::wait_for_prior_grid();
       load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
                                         sScales + s * 2 * TKV);
     }
@@ -302,7 +303,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
 
 constexpr int kTileKv = kFlashDecodeTileKv;
 template <typename T, int D, bool kTensorCopies>
-constexpr std::size_t SharedBytes = SharedLayout<T, D, kTileKv, 2, kTensorCopies>::bytes;
+constexpr std::size_t SharedBytes = SharedLayout<T, D, kTileKv, kStages, kTensorCopies>::bytes;
 
 // The kernel for T, D and the copies, given its shared memory once, and how many blocks of
 // it the device holds at once.
@@ -360,8 +361,9 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.scale_log2 = sm_scale * 1.4426950408889634f;
   const auto stream = static_cast<cudaStream_t>(a.stream);
   // Tensor copies where the page size allows and the driver encodes the map; else cp.async.
-  const bool tensor_copies = tunables.tensor_copies && tensor_copies_fit(layout, kTileKv, cache) &&
-                             encode_values_map(cache, layout, kTileKv, &params.values);
+  const CUtensorMap* map = tunables.tensor_copies ? values_map_for(cache, layout, kTileKv) : nullptr;
+  const bool tensor_copies = map != nullptr;
+  if (map) params.values = *map;
   dispatch(p, [&](auto* type_tag, auto d) {
     using T = std::remove_pointer_t<decltype(type_tag)>;
     constexpr int D = decltype(d)::value;

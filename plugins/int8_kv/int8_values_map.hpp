@@ -15,8 +15,9 @@
 
 namespace attnbench::int8_kv {
 
-// Rows of one head that one copy moves: a whole page, or the tile's part of a longer page.
-inline int32_t copy_rows(const Layout& layout, int32_t tile_kv) {
+// Rows of one head that one copy moves: a whole page, or the tile's part of a longer page
+// (host and device: the kernel's pieces are these).
+ATTNB_HD int32_t copy_rows(const Layout& layout, int32_t tile_kv) {
   return layout.page_size < tile_kv ? layout.page_size : tile_kv;
 }
 
@@ -59,6 +60,31 @@ inline bool encode_values_map(const AttnbPagedKv& cache, const Layout& layout, i
   return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, cache.pages, dims, strides, box, unit,
                 CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// The values map of this pool for tensor copies, or nullptr where they do not fit or the
+// driver refuses it. Encoded once while the pool and layout stay the same, not every decode
+// step (the map depends on nothing else).
+inline const CUtensorMap* values_map_for(const AttnbPagedKv& cache, const Layout& layout, int32_t tile_kv) {
+  struct Entry {
+    const void* pages = nullptr;
+    int64_t num_pages = 0;
+    std::size_t page_bytes = 0;
+    int32_t num_kv_heads = 0, page_size = 0, head_dim = 0, tile_kv = 0;
+    bool encoded = false;
+    CUtensorMap map{};
+  };
+  thread_local Entry last;
+  const bool same = last.pages == cache.pages && last.num_pages == cache.num_pages &&
+                    last.page_bytes == layout.page_bytes && last.num_kv_heads == layout.num_kv_heads &&
+                    last.page_size == layout.page_size && last.head_dim == layout.head_dim &&
+                    last.tile_kv == tile_kv;
+  if (!same) {
+    last = Entry{cache.pages, cache.num_pages, layout.page_bytes, layout.num_kv_heads, layout.page_size,
+                 layout.head_dim, tile_kv, false, {}};
+    last.encoded = tensor_copies_fit(layout, tile_kv, cache) && encode_values_map(cache, layout, tile_kv, &last.map);
+  }
+  return last.encoded ? &last.map : nullptr;
 }
 
 }  // namespace attnbench::int8_kv
