@@ -19,6 +19,17 @@ __device__ __forceinline__ void mbarrier_arrive(uint32_t bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
 
+// The arrival of the thread that started a stage's copies: the phase of `bar` completes once
+// `bytes` more bytes have landed on it too.
+__device__ __forceinline__ void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+
+// Makes mbarrier.init visible to the tensor memory accelerator's copies (the asynchronous proxy); a block barrier follows.
+__device__ __forceinline__ void fence_mbarrier_init() {
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
+
 // One arrival once every cp.async this thread issued before it has landed (.noinc: one of
 // the `count` arrivals, not an extra one).
 __device__ __forceinline__ void cp_async_mbarrier_arrive(uint32_t bar) {

@@ -6,20 +6,11 @@
 // shared memory with the map's swizzle.
 #pragma once
 
+#include "async_barrier_ptx.cuh"  // the mbarriers the copies complete on
+
 #include <cstdint>
 
 namespace attnbench::ptx {
-
-// The arrival of the thread that started a stage's copies: the phase of `bar` completes once
-// `bytes` more bytes have landed on it too.
-__device__ __forceinline__ void mbarrier_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-
-// Makes mbarrier.init visible to the copies' (asynchronous) proxy; a block barrier follows.
-__device__ __forceinline__ void fence_mbarrier_init() {
-  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-}
 
 // `bytes` (a multiple of 16) contiguous bytes, 16-byte aligned at both ends, to shared
 // address `dst`, completing on `bar`.
