@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device call (H200) at f98705d, the session's last build: compute-sanitizer memcheck and
+# One device call (H200) at f98705d, then again at 114e82b (the review mends), the session's last builds: compute-sanitizer memcheck and
 # racecheck over int8_kv's CUDA tests (the two-stage, V-in-registers kernel), fused's CUDA
 # tests (its decode launch's host code changed) and validate for both. Run from the
 # repository root over stage.tar.xz.
