@@ -44,6 +44,7 @@ struct DecodeParams {
   float* part_lse;
   int32_t num_q_heads, group, window, splits, head_chunks;
   int32_t fresh_keys;      // the last keys of each sequence the append before may still write
+  bool l2_evict_first;     // the tensor copies' lines leave L2 first (read once)
   float scale_log2;
   CUtensorMap values;      // the tensor copies' map (int8_values_map.hpp), when they are used
 };
@@ -215,6 +216,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
     return seq_pages[min((base + i * TKV + piece * rows) / ps, last_page)];
   };
   int32_t next_page = 0;  // of this thread's piece of the next tile to copy
+  const uint64_t policy = copier ? ptx::l2_policy(p.l2_evict_first) : 0;
   const auto copy_tile = [&](int32_t i) {
     const int s = i % kStages;
     const uint32_t bar = landed + 8 * s;
@@ -223,13 +225,13 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
     if (kind < 2) {
       const int8_t* dst = (kind == 0 ? sK8 : sV8) + (s * TKV + piece * rows) * D;
       ptx::tensor_copy_4d(ptx::smem_address(dst), &p.values, 0, slot, kind * p.layout.num_kv_heads + kvh,
-                          next_page, bar);
+                          next_page, bar, policy);
     } else {
       const char* src = static_cast<const char*>(p.cache.pages) +
                         static_cast<int64_t>(next_page) * static_cast<int64_t>(p.layout.page_bytes) +
                         p.layout.scale_offset(kvh, slot, kind == 3);
       ptx::bulk_copy(ptx::smem_address(sScales + (2 * s + kind - 2) * TKV + piece * rows), src,
-                     rows * sizeof(float), bar);
+                     rows * sizeof(float), bar, policy);
     }
   };
 
@@ -356,6 +358,7 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.window = p.window;
   params.splits = splits;
   params.fresh_keys = tunables.early_launch ? fresh_keys : 0;  // launched after the append: none
+  params.l2_evict_first = tunables.l2_evict_first;
   params.head_chunks = (params.group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = sm_scale * 1.4426950408889634f;

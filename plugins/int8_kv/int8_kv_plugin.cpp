@@ -38,7 +38,11 @@ class Int8KvPlugin : public PluginBase {
          "CUDA decode: tiles copied by the tensor memory accelerator, a copy per page piece, "
          "where the page size is 8, 16, 32, 64 or a multiple of 64 (1), or 16 bytes a thread "
          "with cp.async (0)",
-         on_off, 2, 1}};
+         on_off, 2, 1},
+        {sizeof(AttnbTunable), "l2_evict_first",
+         "CUDA decode, tensor copies: the cache's lines marked to leave L2 before others (1; "
+         "they are read once a step), or cached as any (0)",
+         on_off, 2, 0}};
     static const AttnbDescriptor d = {
         sizeof(AttnbDescriptor),
         "int8_kv",
@@ -118,7 +122,8 @@ class Int8KvPlugin : public PluginBase {
   void set_tunable(const char* name, int64_t value) {
     if (std::strcmp(name, "kv_splits") == 0) tunables_.kv_splits = static_cast<int32_t>(value);
     else if (std::strcmp(name, "early_launch") == 0) tunables_.early_launch = value != 0;
-    else tunables_.tensor_copies = value != 0;
+    else if (std::strcmp(name, "tensor_copies") == 0) tunables_.tensor_copies = value != 0;
+    else tunables_.l2_evict_first = value != 0;
   }
 
  private:

@@ -211,11 +211,15 @@ INSTRUCTIONS = [
     (re.compile(r'mbarrier\.arrive\.expect_tx\.shared(?:::cta)?\.b64\s+_,\s*\[(%\d+)\],\s*' + REG + '$'),
      lambda m: f'simt::ptx::mbarrier_arrive_expect_tx({m.group(1)}, {m.group(2)})'),
     (re.compile(r'fence\.mbarrier_init\.release\.cluster$'), lambda m: 'simt::ptx::fence_mbarrier_init()'),
-    (re.compile(r'cp\.async\.bulk\.shared::cluster\.global\.mbarrier::complete_tx::bytes\s+\[(%\d+)\],\s*'
-                r'\[(%\d+)\],\s*' + REG + r',\s*\[(%\d+)\]$'),
+    # An L2 eviction policy (createpolicy) only orders what leaves L2 first: nothing to emulate.
+    (re.compile(r'createpolicy\.fractional\.L2::evict_\w+\.b64\s+(%\d+)(?:,\s*[\d.]+)?$'),
+     lambda m: f'{m.group(1)} = 0'),
+    (re.compile(r'cp\.async\.bulk\.shared::cluster\.global\.mbarrier::complete_tx::bytes(?:\.L2::cache_hint)?'
+                r'\s+\[(%\d+)\],\s*\[(%\d+)\],\s*' + REG + r',\s*\[(%\d+)\](?:,\s*%\d+)?$'),
      lambda m: 'simt::ptx::cp_async_bulk({}, simt::ptx::generic_address({}), {}, {})'.format(*m.groups())),
     (re.compile(r'cp\.async\.bulk\.tensor\.([1-5])d\.shared::cluster\.global(?:\.tile)?'
-                r'\.mbarrier::complete_tx::bytes\s+\[(%\d+)\],\s*\[(%\d+),\s*\{([^}]*)\}\],\s*\[(%\d+)\]$'),
+                r'\.mbarrier::complete_tx::bytes(?:\.L2::cache_hint)?\s+\[(%\d+)\],\s*\[(%\d+),\s*\{([^}]*)\}\],'
+                r'\s*\[(%\d+)\](?:,\s*%\d+)?$'),
      bulk_tensor),
     (re.compile(r'bar\.(sync|arrive)\s+' + REG + r',\s*' + REG + '$'),
      lambda m: 'simt::ptx::named_barrier({}, {}, {})'.format(m.group(2), m.group(3),
