@@ -15,7 +15,7 @@ bin=stage/bin/attnbench
 cuda=/usr/local/cuda/bin
 log=$out/checks.log
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv,noheader > $log
-timeout 90 stage/libexec/attnbench/tests/int8_kv_plugin_test --gtest_brief=1 --gtest_filter='*/cuda' >> $log 2>&1
+ATTNB_TEST_PLUGIN_DIR=$PWD/stage/lib/attnbench/plugins timeout 90 stage/libexec/attnbench/tests/int8_kv_plugin_test --gtest_brief=1 --gtest_filter='*/cuda' >> $log 2>&1
 echo "int8_kv_plugin_test (cuda) exit $?" >> $log
 tail -2 $log
 bench() {  # name extra...
