@@ -12,38 +12,57 @@
 
 namespace attnbench::ptx {
 
-// An L2 eviction policy for the copies' lines (createpolicy): evict_first for data read
-// once, so that it leaves L2 before lines that others will read again or have yet to write
-// back; evict_normal is what a copy without a policy gets.
-__device__ __forceinline__ uint64_t l2_policy(bool evict_first) {
-  uint64_t policy;
-  if (evict_first) asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
-  else asm volatile("createpolicy.fractional.L2::evict_normal.b64 %0, 1.0;\n" : "=l"(policy));
-  return policy;
+// An L2 eviction policy for a copy's lines, or none (the copy then caches them as any load
+// does). evict_first (createpolicy) suits data read once: its lines leave L2 before the lines
+// of others, such as lines still to be written back.
+struct L2Hint {
+  bool set = false;
+  uint64_t policy = 0;
+};
+__device__ __forceinline__ L2Hint l2_evict_first_hint(bool wanted) {
+  L2Hint hint;
+  if (wanted) {
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(hint.policy));
+    hint.set = true;
+  }
+  return hint;
 }
 
 // `bytes` (a multiple of 16) contiguous bytes, 16-byte aligned at both ends, to shared
-// address `dst`, completing on `bar`; the lines cached in L2 under `policy`.
+// address `dst`, completing on `bar`.
 __device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar,
-                                          uint64_t policy) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], "
-      "%4;\n" ::"r"(dst),
-      "l"(src), "r"(bytes), "r"(bar), "l"(policy)
-      : "memory");
+                                          L2Hint hint = {}) {
+  if (hint.set)
+    asm volatile(
+        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], "
+        "%4;\n" ::"r"(dst),
+        "l"(src), "r"(bytes), "r"(bar), "l"(hint.policy)
+        : "memory");
+  else
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                     dst),
+                 "l"(src), "r"(bytes), "r"(bar)
+                 : "memory");
 }
 
 // The box of the 4-D tensor `map` (a __grid_constant__ kernel parameter) at coordinates
 // c0..c3 (innermost first) to shared address `dst` (aligned to the map's swizzle span times
-// 8, 1024 bytes for the 128-byte swizzle), completing on `bar`; the lines cached in L2
-// under `policy`.
+// 8, 1024 bytes for the 128-byte swizzle), completing on `bar`.
 __device__ __forceinline__ void tensor_copy_4d(uint32_t dst, const void* map, int32_t c0, int32_t c1,
-                                               int32_t c2, int32_t c3, uint32_t bar, uint64_t policy) {
-  asm volatile(
-      "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint [%0], "
-      "[%1, {%2, %3, %4, %5}], [%6], %7;\n" ::"r"(dst),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar), "l"(policy)
-      : "memory");
+                                               int32_t c2, int32_t c3, uint32_t bar, L2Hint hint = {}) {
+  const auto map_address = reinterpret_cast<uint64_t>(map);
+  if (hint.set)
+    asm volatile(
+        "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint [%0], "
+        "[%1, {%2, %3, %4, %5}], [%6], %7;\n" ::"r"(dst),
+        "l"(map_address), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar), "l"(hint.policy)
+        : "memory");
+  else
+    asm volatile(
+        "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, "
+        "%5}], [%6];\n" ::"r"(dst),
+        "l"(map_address), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
+        : "memory");
 }
 
 }  // namespace attnbench::ptx

@@ -216,7 +216,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
     return seq_pages[min((base + i * TKV + piece * rows) / ps, last_page)];
   };
   int32_t next_page = 0;  // of this thread's piece of the next tile to copy
-  const uint64_t policy = copier ? ptx::l2_policy(p.l2_evict_first) : 0;
+  const ptx::L2Hint hint = ptx::l2_evict_first_hint(copier && p.l2_evict_first);
   const auto copy_tile = [&](int32_t i) {
     const int s = i % kStages;
     const uint32_t bar = landed + 8 * s;
@@ -225,13 +225,13 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
     if (kind < 2) {
       const int8_t* dst = (kind == 0 ? sK8 : sV8) + (s * TKV + piece * rows) * D;
       ptx::tensor_copy_4d(ptx::smem_address(dst), &p.values, 0, slot, kind * p.layout.num_kv_heads + kvh,
-                          next_page, bar, policy);
+                          next_page, bar, hint);
     } else {
       const char* src = static_cast<const char*>(p.cache.pages) +
                         static_cast<int64_t>(next_page) * static_cast<int64_t>(p.layout.page_bytes) +
                         p.layout.scale_offset(kvh, slot, kind == 3);
       ptx::bulk_copy(ptx::smem_address(sScales + (2 * s + kind - 2) * TKV + piece * rows), src,
-                     rows * sizeof(float), bar, policy);
+                     rows * sizeof(float), bar, hint);
     }
   };
 

@@ -40,9 +40,9 @@ class Int8KvPlugin : public PluginBase {
          "with cp.async (0)",
          on_off, 2, 1},
         {sizeof(AttnbTunable), "l2_evict_first",
-         "CUDA decode, tensor copies: the cache's lines marked to leave L2 before others (1; "
-         "they are read once a step), or cached as any (0)",
-         on_off, 2, 0}};
+         "CUDA decode, tensor copies: the cache's lines marked L2 evict-first (1: read once a "
+         "step, they leave L2 before other lines), or cached as any load's (0)",
+         on_off, 2, 1}};
     static const AttnbDescriptor d = {
         sizeof(AttnbDescriptor),
         "int8_kv",

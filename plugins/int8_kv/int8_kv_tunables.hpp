@@ -10,7 +10,7 @@ struct DecodeTunables {
   bool early_launch = true;    // the decode launched while the append runs (see cuda_attend)
   bool tensor_copies = true;   // tiles copied by the tensor memory accelerator where the
                                // page size allows (int8_values_map.hpp), else by cp.async
-  bool l2_evict_first = false; // the tensor copies' lines marked to leave L2 first
+  bool l2_evict_first = true;  // the tensor copies' lines marked L2 evict-first
 };
 
 }  // namespace attnbench::int8_kv
