@@ -3,7 +3,7 @@
 # or clock control (so each kernel runs after the bench's own flush, a memset of twice L2),
 # times every kernel of a few steps (int8_kv: quantize_kernel = its append, the decode,
 # merge_splits_kernel; fused: append_kernel, its decode) with the DRAM bytes each reads and
-# writes. Kernels run one at a time under it (no overlap by the early launch), so their sum
+# writes (the first 128 / batch + 24 skipped: the cache fill appends 128 tokens, batch a call). Kernels run one at a time under it (no overlap by the early launch), so their sum
 # is an upper bound of the step. Then int8_kv's split counts at the shapes with its
 # evict-first copies (the split plan was tuned without them).
 # Run from the repository root over stage.tar.xz.
@@ -19,7 +19,7 @@ profile() {  # plugin batch context extra...
   local plugin=$1 batch=$2 context=$3; shift 3; n=$((n + 1))
   timeout 150 $cuda/ncu --cache-control none --clock-control none \
       --kernel-name regex:"quantize_kernel|append_kernel|flash_decode_kernel|merge_splits_kernel" \
-      --launch-skip 30 --launch-count 12 --csv --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum \
+      --launch-skip $((128 / batch + 24)) --launch-count 12 --csv --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum \
       $bin bench --plugin $plugin "$@" --out /tmp/ncu_$n.csv --preset llama3-8b --dtype fp16 --phase decode \
       --batch $batch --context $context --warmup 0 --min-time 0.02 --max-time 0.05 --repetitions 1 > /tmp/ncu_$n.txt 2>&1
   echo "== $plugin $* $batch x $context: ncu exit $?" >> $log
