@@ -28,12 +28,6 @@ __device__ __forceinline__ L2Hint l2_evict_first_hint(bool wanted) {
   return hint;
 }
 
-// Fetches the tensor map `map` (a __grid_constant__ kernel parameter) for the tensor copies
-// ahead of the first one, so that this trip to memory overlaps the block's set-up.
-__device__ __forceinline__ void prefetch_tensor_map(const void* map) {
-  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(map)) : "memory");
-}
-
 // `bytes` (a multiple of 16) contiguous bytes, 16-byte aligned at both ends, to shared
 // address `dst`, completing on `bar`.
 __device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar,

@@ -191,7 +191,6 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   int64_t* sPlan = reinterpret_cast<int64_t*>(smem + Smem::rows);
   const uint32_t landed = ptx::smem_address(smem + Smem::landed);  // stage s's at + 8 s
 
-  if (kTensorCopies && threadIdx.x == 0) ptx::prefetch_tensor_map(&p.values);
   const int32_t split = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
   const int32_t kvh = blockIdx.y, b = blockIdx.z;
   const int32_t head0 = kvh * p.group + chunk * kFlashDecodeHeads,

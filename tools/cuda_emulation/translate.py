@@ -211,9 +211,7 @@ INSTRUCTIONS = [
     (re.compile(r'mbarrier\.arrive\.expect_tx\.shared(?:::cta)?\.b64\s+_,\s*\[(%\d+)\],\s*' + REG + '$'),
      lambda m: f'simt::ptx::mbarrier_arrive_expect_tx({m.group(1)}, {m.group(2)})'),
     (re.compile(r'fence\.mbarrier_init\.release\.cluster$'), lambda m: 'simt::ptx::fence_mbarrier_init()'),
-    # A tensor map's prefetch only warms a cache, and an L2 eviction policy (createpolicy) only
-    # orders what leaves L2 first: nothing to emulate.
-    (re.compile(r'prefetch\.tensormap\s+\[(%\d+)\]$'), lambda m: '(void)0'),
+    # An L2 eviction policy (createpolicy) only orders what leaves L2 first: nothing to emulate.
     (re.compile(r'createpolicy\.fractional\.L2::evict_\w+\.b64\s+(%\d+)(?:,\s*[\d.]+)?$'),
      lambda m: f'{m.group(1)} = 0'),
     (re.compile(r'cp\.async\.bulk\.shared::cluster\.global\.mbarrier::complete_tx::bytes(?:\.L2::cache_hint)?'
