@@ -2,7 +2,7 @@
 // num_splits blocks and their partial results merged by log-sum-exp, so a batch of one with
 // a long context still fills the GPU.
 #include "flash_launch.cuh"
-#include "../common/tile_queue.cuh"
+#include "tile_queue.cuh"
 #include "fused_cuda.hpp"
 
 #include <algorithm>
@@ -11,9 +11,6 @@
 namespace attnbench::fused {
 
 namespace {
-
-using plain_kv::claims_pay;
-using plain_kv::TileQueue;
 
 constexpr int kHeadsPerBlock = 16;  // the rows of one m16 MMA tile
 

@@ -16,8 +16,6 @@
 #include "../common/bulk_copy_ptx.cuh"
 #include "../common/async_barrier_ptx.cuh"
 #include "../common/split_kv.hpp"
-#include "../common/split_merge.cuh"
-#include "../common/tile_queue.cuh"
 #include "int8_decode_cols.cuh"
 #include "int8_values_map.hpp"
 
@@ -36,10 +34,6 @@ constexpr int kQueryRows = 16;  // rows of sQ, as start_decode_rows loads them (
 // Shared-memory stages of int8 tiles, one in flight while one is attended (three measured
 // slower: results/h200/experiments/int8_v_stages).
 constexpr int kStages = 2;
-// Tiles a block knows ahead of the one it attends: the copies look a tile's page up a tile
-// before copying it, kStages - 1 tiles ahead.
-constexpr int kAhead = kStages + 1;
-using plain_kv::TileQueue;
 
 struct DecodeParams {
   AttnbPagedKv cache;
@@ -51,7 +45,6 @@ struct DecodeParams {
   int32_t num_q_heads, group, window, splits, head_chunks;
   int32_t fresh_keys;      // the last keys of each sequence the append before may still write
   bool l2_evict_first;     // the tensor copies' lines leave L2 first (read once)
-  unsigned* claims;        // two counters a group (SplitCounters) where its blocks claim tiles, or null
   float scale_log2;
   CUtensorMap values;      // the tensor copies' map (int8_values_map.hpp), when they are used
 };
@@ -67,8 +60,7 @@ struct SharedLayout {
   static constexpr std::size_t rows = scales + 2 * STAGES * TKV * sizeof(float);  // int64 [STAGES][TKV][2]
   static constexpr std::size_t landed =                                    // mbarrier [STAGES]
       rows + (kTensorCopies ? 0 : 2 * STAGES * TKV * sizeof(int64_t));      // (cp.async plans only)
-  static constexpr std::size_t ring = landed + STAGES * sizeof(uint64_t);  // int32 [TileQueue's kRing]
-  static constexpr std::size_t bytes = ring + 8 * sizeof(int32_t);
+  static constexpr std::size_t bytes = landed + STAGES * sizeof(uint64_t);
   // The tensor copies' 128-byte (64-byte) swizzle repeats every 1024 (512) bytes: the int8
   // stages start on such a boundary, as every copy's destination must.
   static_assert(k8 % 1024 == 0 && TKV * D % 1024 == 0, "int8 stages on swizzle boundaries");
@@ -199,28 +191,17 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   int64_t* sPlan = reinterpret_cast<int64_t*>(smem + Smem::rows);
   const uint32_t landed = ptx::smem_address(smem + Smem::landed);  // stage s's at + 8 s
 
-  // Block L of the grid is split L / groups of group L % groups (a chunk of query heads of a
-  // KV head of a sequence): a group's blocks are far apart in launch order, so on SMs of
-  // different speeds, which claiming tiles then evens out (SMs of one GPC run at about the
-  // same speed: results/h200/experiments/int8_trace).
-  const int32_t groups = p.head_chunks * p.layout.num_kv_heads * p.cache.batch;
-  const int32_t group_id = blockIdx.x % groups, split = blockIdx.x / groups;
-  const int32_t chunk = group_id % p.head_chunks, kvh = group_id / p.head_chunks % p.layout.num_kv_heads,
-                b = group_id / (p.head_chunks * p.layout.num_kv_heads);
+  const int32_t split = blockIdx.x / p.head_chunks, chunk = blockIdx.x % p.head_chunks;
+  const int32_t kvh = blockIdx.y, b = blockIdx.z;
   const int32_t head0 = kvh * p.group + chunk * kFlashDecodeHeads,
                 heads = min(kFlashDecodeHeads, p.group - chunk * kFlashDecodeHeads);
   const auto kv_len = static_cast<int32_t>(
       sequence_length(p.cache.page_indptr, p.cache.last_page_len, p.layout.page_size, b));
-  // The group's visible keys [begin, end) in tiles of TKV from `base`, shared by its splits:
-  // split_range's run of them each, or kAhead each and then claimed one by one (TileQueue).
-  const auto begin = static_cast<int32_t>(plain_kv::first_visible(kv_len - 1, p.window)), end = kv_len;
+  const plain_kv::KeyRange range = plain_kv::split_range(
+      plain_kv::first_visible(kv_len - 1, p.window), kv_len, split, p.splits, TKV);
+  const auto begin = static_cast<int32_t>(range.begin), end = static_cast<int32_t>(range.end);
   const int32_t base = kTensorCopies ? begin - begin % TKV : begin;  // tile 0's first key
-  const int32_t total = end > begin ? (end - base + TKV - 1) / TKV : 0;
-  const plain_kv::KeyRange mine = plain_kv::split_range(0, total, split, p.splits, 1);
-  unsigned* counters = p.claims ? p.claims + 2 * group_id : nullptr;
-  static_assert(TileQueue<kAhead>::kRing <= 8, "the ring fits its shared memory");
-  TileQueue<kAhead> tiles(reinterpret_cast<int32_t*>(smem + Smem::ring), counters ? counters + 1 : nullptr, total, split, p.splits,
-                          static_cast<int32_t>(mine.begin), static_cast<int32_t>(mine.end - mine.begin));
+  const int32_t num_tiles = end > begin ? (end - base + TKV - 1) / TKV : 0;
   const int32_t fresh_tile = plain_kv::first_fresh_tile(kv_len - p.fresh_keys, base, end, TKV);
 
   // Tensor copies: thread c < 4 pieces copies, of every tile, kind c / pieces (K values, V
@@ -232,14 +213,14 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   const int32_t* seq_pages = p.cache.page_indices + p.cache.page_indptr[b];
   const int32_t last_page = p.cache.page_indptr[b + 1] - p.cache.page_indptr[b] - 1;
   const auto page_of = [&](int32_t i) {  // past the sequence's end: its last page, masked
-    return seq_pages[min((base + tiles.tile(i) * TKV + piece * rows) / ps, last_page)];
+    return seq_pages[min((base + i * TKV + piece * rows) / ps, last_page)];
   };
   int32_t next_page = 0;  // of this thread's piece of the next tile to copy
   const ptx::L2Hint hint = ptx::l2_evict_first_hint(copier && p.l2_evict_first);
   const auto copy_tile = [&](int32_t i) {
     const int s = i % kStages;
     const uint32_t bar = landed + 8 * s;
-    const int32_t slot = (base + tiles.tile(i) * TKV + piece * rows) % ps;
+    const int32_t slot = (base + i * TKV + piece * rows) % ps;
     if (threadIdx.x == 0) ptx::mbarrier_arrive_expect_tx(bar, Smem::tile_bytes);
     if (kind < 2) {
       const int8_t* dst = (kind == 0 ? sK8 : sV8) + (s * TKV + piece * rows) * D;
@@ -256,35 +237,26 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
 
   const T* q = static_cast<const T*>(p.q) + (static_cast<std::size_t>(b) * p.num_q_heads + head0) * D;
   const auto plan = [&](int32_t i) {
-    if (tiles.valid(i)) plan_tile<TKV>(p, b, kvh, base + tiles.tile(i) * TKV, begin, end, sPlan + (i % kStages) * 2 * TKV);
+    plan_tile<TKV>(p, b, kvh, begin + i * TKV, begin, end, sPlan + (i % kStages) * 2 * TKV);
   };
   const auto load = [&](int32_t i) {  // by the threads that copy
     if (kTensorCopies && !copier) return;
-    if (fresh_tile >= 0 && tiles.tile(i) >= fresh_tile) plain_kv::wait_for_prior_grid();  // keys the append may still write
+    if (fresh_tile >= 0 && i >= fresh_tile) plain_kv::wait_for_prior_grid();  // keys the append may still write
     if constexpr (kTensorCopies) {
       copy_tile(i);
-      if (tiles.valid(i + 1)) next_page = page_of(i + 1);
+      if (i + 1 < num_tiles) next_page = page_of(i + 1);
     } else {
       const int s = i % kStages;
       load_tile_async<D, TKV, kThreads>(p, sPlan + s * 2 * TKV, sK8 + s * TKV * D, sV8 + s * TKV * D,
                                         sScales + s * 2 * TKV);
     }
   };
-  // Thread 0 claims slot j + kAhead's tile while slot j - 1 is attended and publishes it at the
-  // top of the next iteration: the claim's round trip is never waited for, and the copies'
-  // page lookup a tile ahead finds its tile published.
-  unsigned ticket = 0;
-  if (threadIdx.x == 0) {
-    for (int j = 0; j < kAhead; ++j) tiles.fill(j);
-    ticket = tiles.claim(kAhead);
-    if constexpr (kTensorCopies) {
+  if constexpr (kTensorCopies) {
+    if (threadIdx.x == 0) {
       for (int s = 0; s < kStages; ++s) ptx::mbarrier_init(landed + 8 * s, 1);  // thread 0's expect_tx, and the bytes
       ptx::fence_mbarrier_init();
     }
-  }
-  __syncthreads();
-  if constexpr (kTensorCopies) {
-    if (copier && tiles.valid(0)) next_page = page_of(0);
+    if (copier && num_tiles > 0) next_page = page_of(0);
   } else {
     for (int j = 0; j < kStages; ++j) plan(j);
   }
@@ -293,7 +265,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   // A cp.async group per tile even where none is copied (so that group i is tile i's), Q in
   // the first.
   for (int j = 0; j < kStages - 1; ++j) {
-    if (tiles.valid(j)) load(j);
+    if (j < num_tiles) load(j);
     ptx::cp_async_commit();
   }
 
@@ -301,20 +273,19 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   ColState<D> st;
   QueryCols<D> q_cols;  // quantized once Q has landed, with tile 0
   st.init();
-  for (int32_t i = 0; tiles.valid(i); ++i) {
+  for (int32_t i = 0; i < num_tiles; ++i) {
     const int s = i % kStages;
-    if (threadIdx.x == 0) tiles.publish(i + kAhead, ticket);
     // Into the stage of tile i - 1, free since the barrier that ended it: tiles i + 1 ..
     // i + kStages - 1 fly while this one is attended.
-    if (tiles.valid(i + kStages - 1)) load(i + kStages - 1);
+    if (i + kStages - 1 < num_tiles) load(i + kStages - 1);
     ptx::cp_async_commit();
     ptx::cp_async_wait<kStages - 1>();
     if constexpr (kTensorCopies) ptx::mbarrier_wait(landed + 8 * s, (i / kStages) & 1);  // stage s's phase
     __syncthreads();
-    if (threadIdx.x == 0) ticket = tiles.claim(i + kAhead + 1);
     if (i == 0) q_cols.load(sQ);
-    if constexpr (!kTensorCopies) plan(i + kStages);  // its plan slot's last reader was load(i)
-    const int32_t key0 = base + tiles.tile(i) * TKV + warp * 16;  // this warp's 16 keys of the tile
+    if constexpr (!kTensorCopies)
+      if (i + kStages < num_tiles) plan(i + kStages);  // its plan slot's last reader was load(i)
+    const int32_t key0 = base + i * TKV + warp * 16;  // this warp's 16 keys of the tile
     if (key0 < end && key0 + 16 > begin) {
       const float* scales = sScales + s * 2 * TKV;
       warp_attend_cols<T, D>(q_cols, Int8KOperand<D>{sK8 + s * TKV * D, warp * 16}, warp * 16, key0,
@@ -330,7 +301,6 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(
       reinterpret_cast<float*>(sK8), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
       static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
-  if (counters) plain_kv::last_split_to_finish(counters, p.splits);  // puts the counters back to 0
 }
 
 constexpr int kTileKv = kFlashDecodeTileKv;
@@ -353,8 +323,7 @@ int64_t configure(int32_t sm_count) {
 template <typename T, int D, bool kTensorCopies>
 void launch(const DecodeParams& params, bool early_launch, int32_t sm_count, cudaStream_t stream) {
   configure<T, D, kTensorCopies>(sm_count);
-  const dim3 grid(static_cast<unsigned>(params.splits) * params.head_chunks * params.layout.num_kv_heads *
-                  static_cast<unsigned>(params.cache.batch));
+  const dim3 grid(params.splits * params.head_chunks, params.layout.num_kv_heads, params.cache.batch);
   plain_kv::launch_dependent("int8_kv tensor-core decode kernel",
                              int8_flash_decode_kernel<T, D, kTileKv, kTensorCopies>, grid, kTileKv / 16 * 32,
                              SharedBytes<T, D, kTensorCopies>, stream, early_launch, params);
@@ -374,7 +343,7 @@ void dispatch(const AttnbProblem& p, F&& f) {
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
                        int32_t splits, const DecodeTunables& tunables, int32_t fresh_keys,
-                       float* part_o, float* part_lse, int32_t sm_count, unsigned* claims) {
+                       float* part_o, float* part_lse, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   DecodeParams params{};
@@ -390,7 +359,6 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.splits = splits;
   params.fresh_keys = tunables.early_launch ? fresh_keys : 0;  // launched after the append: none
   params.l2_evict_first = tunables.l2_evict_first;
-  params.claims = claims;
   params.head_chunks = (params.group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = sm_scale * 1.4426950408889634f;

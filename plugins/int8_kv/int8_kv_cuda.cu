@@ -393,14 +393,8 @@ void cuda_append(const AttnbProblem& p, const Layout& layout, const AttnbAppendA
   });
 }
 
-plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& p) {
-  const int32_t chunks = (p.num_q_heads / p.num_kv_heads + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
-  return plain_kv::SplitCounters(static_cast<std::size_t>(p.max_batch) * p.num_kv_heads * chunks);
-}
-
 void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a, bool decode,
-                 const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count,
-                 const plain_kv::SplitCounters& counters) {
+                 const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   const int32_t tokens = a.q_indptr_host ? a.q_indptr_host[cache.batch] : cache.batch;
   if (tokens == 0) return;
@@ -424,17 +418,14 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   // Split partials live in the workspace; one split writes the output directly. The splits
   // are merged by a second kernel, not inside the decode as fused does: there, the merge
   // changed how the decode's main loop was compiled (96 registers instead of 89 at head dim
-  // 64) and cost 2 to 3 points of bandwidth at head dim 64 and in bf16
+  // 64) and cost 2 to 3 points of bandwidth at head dim 64 and in bf16; nor does int8_kv
+  // launch early or claim tiles, which measured slower for it at the same shapes
   // (results/h100/experiments/int8_variants.csv).
   float* part_o = splits > 1 ? static_cast<float*>(a.workspace) : nullptr;
   float* part_lse =
       splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * p.head_dim : nullptr;
   if (tensor_cores) {
-    unsigned* claims = tunables.claim_tiles && splits > 1
-                           ? counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads *
-                                          ((group + kFlashDecodeHeads - 1) / kFlashDecodeHeads))
-                           : nullptr;
-    cuda_flash_decode(p, layout, a, splits, tunables, fresh_keys, part_o, part_lse, sm_count, claims);
+    cuda_flash_decode(p, layout, a, splits, tunables, fresh_keys, part_o, part_lse, sm_count);
   } else {
     const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {

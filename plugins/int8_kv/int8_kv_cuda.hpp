@@ -6,7 +6,6 @@
 // and KV heads still fills the GPU.
 #pragma once
 
-#include "../common/split_counters.hpp"
 #include "int8_kv_format.hpp"
 #include "int8_kv_tunables.hpp"
 
@@ -30,20 +29,15 @@ void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbA
 // early_launch (tunable): the tensor-core decode is launched while the op's append before it
 // runs, and waits for it only before reading fresh_keys, the last keys of each sequence the
 // append may still be writing (FreshKeys).
-// counters (cuda_split_counters): where the tensor-core decode's split blocks claim tiles.
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
-                 bool decode, const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count,
-                 const plain_kv::SplitCounters& counters);
-plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& problem);
+                 bool decode, const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count);
 
 // The tensor-core decode (per-token scales only): writes o directly when splits == 1, else
 // each split's normalized partial rows and log2-sum-exp2 into part_o / part_lse
-// ([query][head][split][D] and [query][head][split]) for the merge. The split blocks of a
-// group claim its tiles as they go where `claims` (two counters a group) is given.
+// ([query][head][split][D] and [query][head][split]) for the merge.
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
                        const AttnbAttendArgs& args, int32_t splits, const DecodeTunables& tunables,
-                       int32_t fresh_keys, float* part_o, float* part_lse, int32_t sm_count,
-                       unsigned* claims);
+                       int32_t fresh_keys, float* part_o, float* part_lse, int32_t sm_count);
 // Blocks of that kernel the device holds at once (for planning the splits).
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
 // Query heads of a group one of its blocks serves (the columns of its MMA tiles), and keys

@@ -42,10 +42,6 @@ class Int8KvPlugin : public PluginBase {
         {sizeof(AttnbTunable), "l2_evict_first",
          "CUDA decode, tensor copies: the cache's lines marked L2 evict-first (1: read once a "
          "step, they leave L2 before other lines), or cached as any load's (0)",
-         on_off, 2, 1},
-        {sizeof(AttnbTunable), "claim_tiles",
-         "CUDA decode: the split blocks of a query's keys claim its tiles as they go, so that "
-         "blocks on faster SMs take more (1), or take fixed ranges (0)",
          on_off, 2, 1}};
     static const AttnbDescriptor d = {
         sizeof(AttnbDescriptor),
@@ -106,10 +102,7 @@ class Int8KvPlugin : public PluginBase {
 
   explicit Int8KvPlugin(const AttnbProblem& p) : problem_(p) {
 #ifdef ATTNB_WITH_CUDA
-    if (p.device == ATTNB_DEVICE_CUDA) {
-      sm_count_ = cuda_sm_count();
-      split_counters_ = cuda_split_counters(p);
-    }
+    if (p.device == ATTNB_DEVICE_CUDA) sm_count_ = cuda_sm_count();
 #endif
   }
 
@@ -130,8 +123,7 @@ class Int8KvPlugin : public PluginBase {
     if (std::strcmp(name, "kv_splits") == 0) tunables_.kv_splits = static_cast<int32_t>(value);
     else if (std::strcmp(name, "early_launch") == 0) tunables_.early_launch = value != 0;
     else if (std::strcmp(name, "tensor_copies") == 0) tunables_.tensor_copies = value != 0;
-    else if (std::strcmp(name, "l2_evict_first") == 0) tunables_.l2_evict_first = value != 0;
-    else tunables_.claim_tiles = value != 0;
+    else tunables_.l2_evict_first = value != 0;
   }
 
  private:
@@ -139,7 +131,7 @@ class Int8KvPlugin : public PluginBase {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return cuda_attend(problem_, layout, a, is_decode, tunables_, fresh_keys_.take(), sm_count_, split_counters_);
+      return cuda_attend(problem_, layout, a, is_decode, tunables_, fresh_keys_.take(), sm_count_);
 #endif
     (void)is_decode;
     cpu_attend(problem_, layout, a);
@@ -159,9 +151,6 @@ class Int8KvPlugin : public PluginBase {
   DecodeTunables tunables_;
   plain_kv::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
   int32_t sm_count_ = 0;
-#ifdef ATTNB_WITH_CUDA
-  plain_kv::SplitCounters split_counters_;  // device memory: max_batch x KV heads x head chunks
-#endif
 };
 
 }  // namespace

@@ -10,7 +10,6 @@ struct DecodeTunables {
   bool early_launch = true;    // the decode launched while the append runs (see cuda_attend)
   bool tensor_copies = true;   // tiles copied by the tensor memory accelerator where the
                                // page size allows (int8_values_map.hpp), else by cp.async
-  bool claim_tiles = true;     // a group's split blocks claim its tiles as they go (TileQueue)
   bool l2_evict_first = true;  // the tensor copies' lines marked L2 evict-first
 };
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <utility>
 
-namespace attnbench::plain_kv {
+namespace attnbench::fused {
 
 class SplitCounters {
  public:
@@ -53,4 +53,4 @@ class SplitCounters {
   std::size_t count_ = 0;
 };
 
-}  // namespace attnbench::plain_kv
+}  // namespace attnbench::fused

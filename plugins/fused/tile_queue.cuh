@@ -11,11 +11,11 @@
 // splits compute them.
 #pragma once
 
-#include "plain_kv_layout.hpp"  // ATTNB_HD
+#include "../common/plain_kv_layout.hpp"  // ATTNB_HD
 
 #include <cstdint>
 
-namespace attnbench::plain_kv {
+namespace attnbench::fused {
 
 // Claims pay from four blocks a group on: with two, what the claims' atomics cost outweighs
 // the balance they buy (H100, int8_kv at 32 x 32768: 0.5 points of copy bandwidth lost;
@@ -72,4 +72,4 @@ struct TileQueue {
   __device__ __forceinline__ bool valid(int32_t j) const { return tile(j) < total; }
 };
 
-}  // namespace attnbench::plain_kv
+}  // namespace attnbench::fused
