@@ -1,5 +1,5 @@
 // Decode over the int8 cache on the tensor cores. Each block streams int8 K/V tiles into
-// shared memory with cp.async (half the bytes of an fp16 cache). Each warp takes 16 keys of
+// shared memory (half the bytes of an fp16 cache), by tensor copies or cp.async (below). Each warp takes 16 keys of
 // a tile and runs the turned-around step of int8_decode_cols.cuh, S^T = K Q^T with the keys
 // as the MMA rows and up to 8 query heads of a group as its columns: K's int8 rows are the
 // integer product's operand as they are (Q quantized in two int8 parts), V's integers are

@@ -418,9 +418,9 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   // Split partials live in the workspace; one split writes the output directly. The splits
   // are merged by a second kernel, not inside the decode as fused does: there, the merge
   // changed how the decode's main loop was compiled (96 registers instead of 89 at head dim
-  // 64) and cost 2 to 3 points of bandwidth at head dim 64 and in bf16; nor does int8_kv
-  // launch early or claim tiles, which measured slower for it at the same shapes
-  // (results/h100/experiments/int8_variants.csv).
+  // 64) and cost 2 to 3 points of bandwidth at head dim 64 and in bf16
+  // (results/h100/experiments/int8_variants.csv). Nor do its splits claim tiles: slower on
+  // the H100 and again on the H200 (results/h200/experiments/int8_claims).
   float* part_o = splits > 1 ? static_cast<float*>(a.workspace) : nullptr;
   float* part_lse =
       splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * p.head_dim : nullptr;

@@ -4,6 +4,8 @@
 # of every block stamps %globaltimer at its start, after starting its first copies, when its
 # first tile has landed, after its last tile and at its end; the 60th decode call of the
 # process writes them to ATTNB_INT8_TRACE_FILE). One bench case per process.
+# Run a second time with var-plugins/ built from the tree with int8_trace_3stages.patch
+# instead (the same stamps, three shared-memory stages): files in int8_trace_3stages/.
 # Run from the repository root over stage.tar.xz.
 set -uo pipefail
 out=${OUT:?}
