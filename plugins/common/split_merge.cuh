@@ -1,8 +1,8 @@
 // The second step of split-KV decoding, shared by every plugin that splits: each output row
 // is its splits' normalized partial rows weighted by their share of the softmax mass,
-// exp2(lse_s - max lse) / sum_s exp2(lse_s - max lse). fused's decode merges inside its
-// kernel (the last block of a row group to finish does it: no second launch); the others
-// launch merge_splits.
+// exp2(lse_s - max lse) / sum_s exp2(lse_s - max lse). fused's and int8_kv's decodes merge
+// inside their kernels (the last block of a row group to finish does it: no second launch);
+// the others launch merge_splits.
 #pragma once
 
 #include "cuda_common.cuh"
@@ -88,6 +88,18 @@ __device__ __forceinline__ void merge_split_rows(const float* part_o, const floa
   const int32_t quads = d / 4;
   for (int32_t i = threadIdx.x; i < rows * quads; i += blockDim.x)
     merge_split_quad<T>(part_o, part_lse, o, first_row + i / quads, i % quads, splits, d);
+}
+
+// last_split_to_finish and merge_split_rows as a call, for a decode kernel at its register
+// limit (int8_kv's: 128): inlined at its end, batch 1 x 65536 read 55.9% of the copy bandwidth,
+// called 61.6% (results/h200/experiments/int8_merge_inside). fused's decode inlines them: called,
+// its head-dim-64 kernels drop to 80 registers and spill, 88.2% -> 75.0% at 32 x 32768
+// (experiments/merge_noinline).
+template <typename T>
+__device__ __noinline__ void merge_if_last_split(unsigned* group, const float* part_o,
+                                                 const float* part_lse, T* o, std::size_t first_row,
+                                                 int32_t rows, int32_t splits, int32_t d) {
+  if (last_split_to_finish(group, splits)) merge_split_rows<T>(part_o, part_lse, o, first_row, rows, splits, d);
 }
 
 }  // namespace attnbench::plain_kv

@@ -6,13 +6,15 @@
 
 #include "fused_tunables.hpp"
 
-#include "split_counters.hpp"
+#include "../common/split_counters.hpp"
 
 #include <attnbench/abi.h>
 
 #include <cstddef>
 
 namespace attnbench::fused {
+
+using plain_kv::SplitCounters;
 
 // Decode partials for split_slots(max_batch, kMaxSplits) x query heads: normalized outputs
 // (fp32) and their log-sum-exp. Prefill needs none.

@@ -42,6 +42,7 @@ struct DecodeParams {
   void* o;
   float* part_o;  // split partials, as in attend_kernel
   float* part_lse;
+  unsigned* split_counters;  // two a block group (split_counters.hpp), for the merge inside
   int32_t num_q_heads, group, window, splits, head_chunks;
   int32_t fresh_keys;      // the last keys of each sequence the append before may still write
   bool l2_evict_first;     // the tensor copies' lines leave L2 first (read once)
@@ -295,12 +296,16 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
     __syncthreads();  // stage s is refilled at the top of the next iteration
   }
   ptx::cp_async_wait<0>();
-  plain_kv::let_dependents_start();  // the split merge may launch; it waits for this grid's end
   __syncthreads();
   stage_decode_cols<D, kWarps>(st, reinterpret_cast<float*>(sK8));
-  merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(
-      reinterpret_cast<float*>(sK8), heads, static_cast<std::size_t>(b) * p.num_q_heads + head0,
-      static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
+  const std::size_t first_row = static_cast<std::size_t>(b) * p.num_q_heads + head0;
+  merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(reinterpret_cast<float*>(sK8), heads, first_row,
+                                                     static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
+  // With splits, the last block of the group to finish merges them (split_counters.hpp).
+  if (p.splits > 1)
+    plain_kv::merge_if_last_split<T>(
+        p.split_counters + 2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk),
+        p.part_o, p.part_lse, static_cast<T*>(p.o), first_row, heads, p.splits, D);
 }
 
 constexpr int kTileKv = kFlashDecodeTileKv;
@@ -343,7 +348,8 @@ void dispatch(const AttnbProblem& p, F&& f) {
 
 void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a,
                        int32_t splits, const DecodeTunables& tunables, int32_t fresh_keys,
-                       float* part_o, float* part_lse, int32_t sm_count) {
+                       float* part_o, float* part_lse, const plain_kv::SplitCounters& counters,
+                       int32_t sm_count) {
   const AttnbPagedKv& cache = *a.cache;
   if (cache.batch > 65535) throw Unsupported("more than 65535 sequences in one decode call");
   DecodeParams params{};
@@ -357,9 +363,11 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.group = p.num_q_heads / p.num_kv_heads;
   params.window = p.window;
   params.splits = splits;
+  params.head_chunks = (params.group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
+  params.split_counters =
+      counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * params.head_chunks);
   params.fresh_keys = tunables.early_launch ? fresh_keys : 0;  // launched after the append: none
   params.l2_evict_first = tunables.l2_evict_first;
-  params.head_chunks = (params.group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
   params.scale_log2 = sm_scale * 1.4426950408889634f;
   const auto stream = static_cast<cudaStream_t>(a.stream);
@@ -373,6 +381,11 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
     if (tensor_copies) launch<T, D, true>(params, tunables.early_launch, sm_count, stream);
     else launch<T, D, false>(params, tunables.early_launch, sm_count, stream);
   });
+}
+
+plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& p) {
+  const int32_t head_chunks = (p.num_q_heads / p.num_kv_heads + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
+  return plain_kv::SplitCounters(static_cast<std::size_t>(p.max_batch) * p.num_kv_heads * head_chunks);
 }
 
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& p, int32_t sm_count) {

@@ -394,7 +394,8 @@ void cuda_append(const AttnbProblem& p, const Layout& layout, const AttnbAppendA
 }
 
 void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendArgs& a, bool decode,
-                 const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count) {
+                 const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count,
+                 const plain_kv::SplitCounters& counters) {
   const AttnbPagedKv& cache = *a.cache;
   const int32_t tokens = a.q_indptr_host ? a.q_indptr_host[cache.batch] : cache.batch;
   if (tokens == 0) return;
@@ -415,17 +416,15 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
     throw Error(ATTNB_ERR_OUT_OF_MEMORY, "workspace smaller than workspace_bytes()");
   const int32_t* q_indptr = a.q_indptr_host ? a.q_indptr : nullptr;
   auto stream = static_cast<cudaStream_t>(a.stream);
-  // Split partials live in the workspace; one split writes the output directly. The splits
-  // are merged by a second kernel, not inside the decode as fused does: there, the merge
-  // changed how the decode's main loop was compiled (96 registers instead of 89 at head dim
-  // 64) and cost 2 to 3 points of bandwidth at head dim 64 and in bf16
-  // (results/h100/experiments/int8_variants.csv). Nor do its splits claim tiles: slower on
-  // the H100 and again on the H200 (results/h200/experiments/int8_claims).
+  // Split partials live in the workspace; one split writes the output directly. The
+  // tensor-core decode merges its splits inside (its last block of a group to finish), the
+  // CUDA-core kernel by a second one. Its splits do not claim tiles: slower on the H100 and
+  // again on the H200 (results/h200/experiments/int8_claims).
   float* part_o = splits > 1 ? static_cast<float*>(a.workspace) : nullptr;
   float* part_lse =
       splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * p.head_dim : nullptr;
   if (tensor_cores) {
-    cuda_flash_decode(p, layout, a, splits, tunables, fresh_keys, part_o, part_lse, sm_count);
+    return cuda_flash_decode(p, layout, a, splits, tunables, fresh_keys, part_o, part_lse, counters, sm_count);
   } else {
     const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
     with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {

@@ -9,6 +9,8 @@
 #include "int8_kv_format.hpp"
 #include "int8_kv_tunables.hpp"
 
+#include "../common/split_counters.hpp"
+
 #include <attnbench/abi.h>
 
 #include <cstddef>
@@ -29,15 +31,22 @@ void cuda_append(const AttnbProblem& problem, const Layout& layout, const AttnbA
 // early_launch (tunable): the tensor-core decode is launched while the op's append before it
 // runs, and waits for it only before reading fresh_keys, the last keys of each sequence the
 // append may still be writing (FreshKeys).
+// counters (cuda_split_counters): the tensor-core decode's splits are merged inside it.
 void cuda_attend(const AttnbProblem& problem, const Layout& layout, const AttnbAttendArgs& args,
-                 bool decode, const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count);
+                 bool decode, const DecodeTunables& tunables, int32_t fresh_keys, int32_t sm_count,
+                 const plain_kv::SplitCounters& counters);
 
 // The tensor-core decode (per-token scales only): writes o directly when splits == 1, else
 // each split's normalized partial rows and log2-sum-exp2 into part_o / part_lse
-// ([query][head][split][D] and [query][head][split]) for the merge.
+// ([query][head][split][D] and [query][head][split]), and the last split of a block group to
+// finish merges them (counted in counters).
 void cuda_flash_decode(const AttnbProblem& problem, const Layout& layout,
                        const AttnbAttendArgs& args, int32_t splits, const DecodeTunables& tunables,
-                       int32_t fresh_keys, float* part_o, float* part_lse, int32_t sm_count);
+                       int32_t fresh_keys, float* part_o, float* part_lse,
+                       const plain_kv::SplitCounters& counters, int32_t sm_count);
+// The op's split counters: one pair per block group of the tensor-core decode (max_batch x
+// KV heads x chunks of kFlashDecodeHeads query heads).
+plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& problem);
 // Blocks of that kernel the device holds at once (for planning the splits).
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& problem, int32_t sm_count);
 // Query heads of a group one of its blocks serves (the columns of its MMA tiles), and keys

@@ -102,7 +102,10 @@ class Int8KvPlugin : public PluginBase {
 
   explicit Int8KvPlugin(const AttnbProblem& p) : problem_(p) {
 #ifdef ATTNB_WITH_CUDA
-    if (p.device == ATTNB_DEVICE_CUDA) sm_count_ = cuda_sm_count();
+    if (p.device == ATTNB_DEVICE_CUDA) {
+      sm_count_ = cuda_sm_count();
+      split_counters_ = cuda_split_counters(p);
+    }
 #endif
   }
 
@@ -131,7 +134,8 @@ class Int8KvPlugin : public PluginBase {
     const Layout layout = checked_layout(a.cache);
 #ifdef ATTNB_WITH_CUDA
     if (problem_.device == ATTNB_DEVICE_CUDA)
-      return cuda_attend(problem_, layout, a, is_decode, tunables_, fresh_keys_.take(), sm_count_);
+      return cuda_attend(problem_, layout, a, is_decode, tunables_, fresh_keys_.take(), sm_count_,
+                         split_counters_);
 #endif
     (void)is_decode;
     cpu_attend(problem_, layout, a);
@@ -151,6 +155,9 @@ class Int8KvPlugin : public PluginBase {
   DecodeTunables tunables_;
   plain_kv::FreshKeys fresh_keys_;  // what a CUDA decode launched early must wait for
   int32_t sm_count_ = 0;
+#ifdef ATTNB_WITH_CUDA
+  plain_kv::SplitCounters split_counters_;  // device memory: max_batch x KV heads x head chunks
+#endif
 };
 
 }  // namespace

@@ -359,6 +359,8 @@ def translate(text, path, device):
     # A kernel gets its parameters by value here, so their addresses (a tensor map's) are
     # valid while it runs, as in the GPU's parameter space.
     text = rewrite(text, r'\b__grid_constant__\b', lambda t, mask, m: (m.start(), m.end(), ''))
+    # nvcc's keyword; GCC spells the attribute so (a macro named __noinline__ would break it).
+    text = rewrite(text, r'\b__noinline__\b', lambda t, mask, m: (m.start(), m.end(), '__attribute__((noinline))'))
     text = rewrite(text, r'\b(extern\s+)?__shared__\b', shared_declaration(path))
     text = rewrite(text, r'<<<', launch(path))
     text = rewrite(text, r'\bcudaLaunchKernelEx\s*\(', lambda t, mask, m: (m.start(), m.end(), 'simt::launch_ex('))

@@ -1,5 +1,5 @@
 // The counters of split-KV decoding, two per group of blocks that splits a row group's keys
-// (the arrivals of split_merge.cuh's in-kernel merge, the tiles claimed of TileQueue), in
+// (the arrivals of split_merge.cuh's in-kernel merge, the tiles claimed of fused's TileQueue), in
 // device memory the op owns. Zeroed once here; the last block of every group puts its
 // counters back to 0, so a decode call needs neither a memset nor a second kernel. Decode calls on one op must therefore be ordered on
 // the device (one stream, or synchronized), as they already are by sharing its workspace.
@@ -13,7 +13,7 @@
 #include <string>
 #include <utility>
 
-namespace attnbench::fused {
+namespace attnbench::plain_kv {
 
 class SplitCounters {
  public:
@@ -53,4 +53,4 @@ class SplitCounters {
   std::size_t count_ = 0;
 };
 
-}  // namespace attnbench::fused
+}  // namespace attnbench::plain_kv
