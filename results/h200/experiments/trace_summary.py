@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Summarizes a per-block %globaltimer trace of a decode kernel (fused_trace.patch's CSV:
-block, start, first_copy, first_tile, loop_end, end, sm, tiles[, splits]), times in us from
+block, start, first_copy, first_tile, loop_end, end, sm, tiles[, splits[, written, arrived,
+last]]), times in us from
 the first block's start. Usage: trace_summary.py TRACE.csv"""
 import csv
 import sys
@@ -32,6 +33,15 @@ print(line("first copy .. landed", [us(r, "first_tile") - us(r, "first_copy") fo
 print(line("loop", [us(r, "loop_end") - us(r, "first_tile") for r in working]))
 print(line("us a tile", [(us(r, "loop_end") - us(r, "first_tile")) / int(r["tiles"]) for r in working]))
 print(line("loop end .. end", [us(r, "end") - us(r, "loop_end") for r in rows]))
+if "written" in rows[0]:  # fused_trace_epilogue.patch's stamps inside the epilogue
+    last = [r for r in rows if r["last"] == "1"]
+    print(line("loop end .. partials", [us(r, "written") - us(r, "loop_end") for r in rows]))
+    print(line("partials .. arrived", [us(r, "arrived") - us(r, "written") for r in rows]))
+    if last:
+        print(line("arrived .. end (last)", [us(r, "end") - us(r, "arrived") for r in last]))
+        final = max(rows, key=lambda r: int(r["end"]))
+        print(f"  the last block to end: loop end {us(final, 'loop_end'):.2f}, partials {us(final, 'written'):.2f}, "
+              f"arrived {us(final, 'arrived'):.2f}, end {us(final, 'end'):.2f} us (last of its group: {final['last']})")
 per_sm = {}
 for r in rows:
     per_sm.setdefault(r["sm"], []).append(r)
