@@ -128,19 +128,26 @@ Outcome run_case(const LoadedPlugin& plugin, AttnbProblem problem, const Setting
                    random_normal(n_prefix * kv_row, problem.dtype, rng));
     session.append(c.q_lens, random_normal(n_new * kv_row, problem.dtype, rng),
                    random_normal(n_new * kv_row, problem.dtype, rng));
-    const std::vector<float> q = random_normal(n_new * q_row, problem.dtype, rng);
-    const std::vector<float> got = session.attend(c.q_lens, q, c.decode);
-    const std::vector<double> want = session.reference(c.q_lens, q);
+    // Decode twice on the op, each with its own queries: a split decode's second call finds
+    // the counters its first put back (the in-kernel merges' semaphores).
     const Tolerance tol = tolerance_for(problem.dtype, problem.kv_cache_dtype);
-    const Comparison cmp = compare(got, want, tol);
+    double max_error = 0;
+    out.passed = true;
+    for (int call = 0; call < (c.decode ? 2 : 1) && out.passed; ++call) {
+      const std::vector<float> q = random_normal(n_new * q_row, problem.dtype, rng);
+      const std::vector<float> got = session.attend(c.q_lens, q, c.decode);
+      const std::vector<double> want = session.reference(c.q_lens, q);
+      const Comparison cmp = compare(got, want, tol);
+      max_error = std::max(max_error, cmp.max_abs_error);
+      out.passed = cmp.passed();
+      if (!out.passed)
+        out.text = (call ? "second decode: " : "") + std::to_string(cmp.violations) + " of " +
+                   std::to_string(cmp.elements) + " outside atol " + std::to_string(tol.atol) + " rtol " +
+                   std::to_string(tol.rtol) + "; " + first_violation(got, want, tol, problem) + ", ";
+    }
     char text[160];
-    std::snprintf(text, sizeof text, "max error %.2g", cmp.max_abs_error);
-    out.passed = cmp.passed();
-    out.text = text;
-    if (!out.passed)
-      out.text += ", " + std::to_string(cmp.violations) + " of " + std::to_string(cmp.elements) +
-                  " outside atol " + std::to_string(tol.atol) + " rtol " +
-                  std::to_string(tol.rtol) + "; " + first_violation(got, want, tol, problem);
+    std::snprintf(text, sizeof text, "max error %.2g", max_error);
+    out.text += text;
   } catch (const PluginError& e) {
     out.refused = e.status == ATTNB_ERR_UNSUPPORTED;
     out.text = e.what();
