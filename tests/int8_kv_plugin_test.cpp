@@ -102,10 +102,10 @@ struct Setting {
   int64_t value = 0;
 };
 
-// Appends `calls`, then one prefill (queries: the last call's tokens) or decode, with
-// `setting` applied first.
+// Appends `calls`, then one prefill (queries: the last call's tokens) or `decodes` decodes
+// (each with new queries; the result is the last's), with `setting` applied first.
 Result run(const LoadedPlugin& plugin, AttnbProblem p, const Calls& calls, bool decode, Data data,
-           uint64_t seed, Setting setting = {}) {
+           uint64_t seed, Setting setting = {}, int decodes = 1) {
   const std::size_t batch = calls[0].size();
   const int32_t hkv = p.num_kv_heads, d = p.head_dim;
   Result r;
@@ -150,9 +150,11 @@ Result run(const LoadedPlugin& plugin, AttnbProblem p, const Calls& calls, bool 
     }
     session.append(call, k_new, v_new);
   }
-  const std::vector<float> q =
-      random_normal(static_cast<std::size_t>(p.max_q_tokens) * p.num_q_heads * d, p.dtype, rng);
-  r.got = decode ? session.decode(q) : session.prefill(r.q_lens, q);
+  std::vector<float> q;
+  for (int i = 0; i < (decode ? decodes : 1); ++i) {
+    q = random_normal(static_cast<std::size_t>(p.max_q_tokens) * p.num_q_heads * d, p.dtype, rng);
+    r.got = decode ? session.decode(q) : session.prefill(r.q_lens, q);
+  }
 
   AttentionShape shape;
   shape.num_q_heads = p.num_q_heads;
@@ -217,8 +219,8 @@ class Int8KvPlugin : public testing::TestWithParam<AttnbDevice> {
   // The plugin matches its dequantized cache tightly and the exact reference within int8's
   // tolerance (the latter only for data the int8 tolerance is derived for).
   Result expect_matches(const AttnbProblem& p, const Pattern& pattern, Data data, uint64_t seed,
-                        Setting setting = {}) {
-    Result r = run(*plugin_, p, pattern.calls, pattern.decode, data, seed, setting);
+                        Setting setting = {}, int decodes = 1) {
+    Result r = run(*plugin_, p, pattern.calls, pattern.decode, data, seed, setting, decodes);
     const Comparison tight = compare(r.got, r.over_cache, tolerance_for(p.dtype));
     const std::string set = setting.name ? std::string(" ") + setting.name + "=" + std::to_string(setting.value) : "";
     EXPECT_TRUE(tight.passed()) << describe(p, pattern, seed) << set << ": vs the dequantized cache max_abs "
@@ -266,6 +268,15 @@ TEST_P(Int8KvPlugin, LongDecodeMatchesForEveryTunableValue) {
         expect_matches(problem(dtype, 8, 2, 64, mode), kLongDecode, {}, ++seed,
                        {d.tunables[t].name, d.tunables[t].values[i]});
   }
+}
+
+// Decodes one after another on one op, split on the GPU: each finds the split counters of the
+// in-kernel merge put back by the one before (the third is checked).
+TEST_P(Int8KvPlugin, ConsecutiveSplitDecodesMatch) {
+  uint64_t seed = std::random_device{}();
+  for (int32_t dtype : dtypes())
+    for (int32_t d : {64, 128})
+      expect_matches(problem(dtype, 32, 8, d, ATTNB_KV_QUANT_PER_TOKEN), kLongDecode, {}, ++seed, {}, 3);
 }
 
 // The CUDA decode copies tiles by tensor copies for pages of 8, 16, 32, 64 or a multiple of
