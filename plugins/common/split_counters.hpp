@@ -15,9 +15,18 @@
 
 namespace attnbench::plain_kv {
 
+// Block groups of a decode: sequences x KV heads x chunks of `heads_per_block` query heads.
+inline std::size_t split_groups(int64_t batch, int32_t num_q_heads, int32_t num_kv_heads, int32_t heads_per_block) {
+  const int32_t chunks = (num_q_heads / num_kv_heads + heads_per_block - 1) / heads_per_block;
+  return static_cast<std::size_t>(batch) * num_kv_heads * chunks;
+}
+
 class SplitCounters {
  public:
   SplitCounters() = default;
+  // The counters of every group `problem` can launch (max_batch sequences).
+  SplitCounters(const AttnbProblem& problem, int32_t heads_per_block)
+      : SplitCounters(split_groups(problem.max_batch, problem.num_q_heads, problem.num_kv_heads, heads_per_block)) {}
   explicit SplitCounters(std::size_t groups) : count_(groups) {
     const std::size_t bytes = 2 * groups * sizeof(unsigned);
     if (cudaMalloc(reinterpret_cast<void**>(&counters_), bytes) != cudaSuccess ||

@@ -63,6 +63,13 @@ void merge_splits(const float* part_o, const float* part_lse, T* o, int64_t rows
                    dim3(d / 4), 0, stream, true, part_o, part_lse, o, splits, d);
 }
 
+// The two counters of block group (sequence b, KV head kvh, head chunk `chunk`) in a decode
+// grid whose y dimension is the KV heads (SplitCounters' layout).
+__device__ __forceinline__ unsigned* group_counters(unsigned* counters, int32_t b, int32_t kvh, int32_t chunk,
+                                                    int32_t head_chunks) {
+  return counters + 2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * head_chunks + chunk);
+}
+
 // Called by every thread of each of a row group's `splits` blocks once its partial rows are
 // written: true in the one block that finishes last, which then sees every split's partials.
 // group[0] counts the arrivals (CUTLASS's semaphore: the block's writes are ordered before

@@ -41,8 +41,7 @@ __global__ void __launch_bounds__(TKV / 16 * 32) flash_decode_kernel(AttendParam
   const int32_t kv_len = sequence_length(p, b);
   const auto lo = static_cast<int32_t>(plain_kv::first_visible(kv_len - 1, p.window));
   const KeyRange range = split_range(lo, kv_len, split, p.num_splits, TKV);
-  unsigned* group = p.split_counters +
-                    2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk);
+  unsigned* group = plain_kv::group_counters(p.split_counters, b, kvh, chunk, p.head_chunks);
   __shared__ int32_t ring[TileQueue<STAGES>::kRing];
   TileQueue<STAGES> tiles(ring, p.claim_tiles && claims_pay(p.num_splits) ? group + 1 : nullptr,
                                     (kv_len - lo + TKV - 1) / TKV, split, p.num_splits,
@@ -173,10 +172,7 @@ std::size_t cuda_workspace_bytes(const AttnbProblem& p) {
   return partials * (p.head_dim + 1) * sizeof(float);
 }
 
-SplitCounters cuda_split_counters(const AttnbProblem& p) {
-  const int32_t head_chunks = (p.num_q_heads / p.num_kv_heads + kHeadsPerBlock - 1) / kHeadsPerBlock;
-  return SplitCounters(static_cast<std::size_t>(p.max_batch) * p.num_kv_heads * head_chunks);
-}
+SplitCounters cuda_split_counters(const AttnbProblem& p) { return SplitCounters(p, kHeadsPerBlock); }
 
 int32_t cuda_sm_count() {
   const int32_t told = detail::host_info().cuda_sm_count;
@@ -198,9 +194,9 @@ void cuda_decode(const AttnbProblem& p, const Tunables& t, int32_t sm_count,
   params.head_chunks = (params.group + kHeadsPerBlock - 1) / kHeadsPerBlock;
   params.fresh_keys = fresh_keys;
   params.claim_tiles = t.claim_tiles;
-  const int64_t groups = static_cast<int64_t>(cache.batch) * p.num_kv_heads * params.head_chunks;  // blocks a split
-  params.split_counters = counters.get(static_cast<std::size_t>(groups));
-  const SplitInputs split_inputs{plain_kv::longest_visible(p, cache), groups,
+  const std::size_t groups = plain_kv::split_groups(cache.batch, p.num_q_heads, p.num_kv_heads, kHeadsPerBlock);
+  params.split_counters = counters.get(groups);  // a group: the blocks of one split
+  const SplitInputs split_inputs{plain_kv::longest_visible(p, cache), static_cast<int64_t>(groups),
                                  plain_kv::split_capacity(p.max_batch, kMaxSplits, cache.batch)};
   params.part_o = static_cast<float*>(a.workspace);
   params.part_lse = params.part_o + static_cast<std::size_t>(plain_kv::split_slots(p.max_batch, kMaxSplits)) *

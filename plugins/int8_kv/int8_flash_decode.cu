@@ -303,9 +303,8 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
                                                      static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
   // With splits, the last block of the group to finish merges them (split_counters.hpp).
   if (p.splits > 1)
-    plain_kv::merge_if_last_split<T>(
-        p.split_counters + 2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * p.head_chunks + chunk),
-        p.part_o, p.part_lse, static_cast<T*>(p.o), first_row, heads, p.splits, D);
+    plain_kv::merge_if_last_split<T>(plain_kv::group_counters(p.split_counters, b, kvh, chunk, p.head_chunks),
+                                     p.part_o, p.part_lse, static_cast<T*>(p.o), first_row, heads, p.splits, D);
 }
 
 constexpr int kTileKv = kFlashDecodeTileKv;
@@ -365,7 +364,7 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
   params.splits = splits;
   params.head_chunks = (params.group + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
   params.split_counters =
-      counters.get(static_cast<std::size_t>(cache.batch) * p.num_kv_heads * params.head_chunks);
+      counters.get(plain_kv::split_groups(cache.batch, p.num_q_heads, p.num_kv_heads, kFlashDecodeHeads));
   params.fresh_keys = tunables.early_launch ? fresh_keys : 0;  // launched after the append: none
   params.l2_evict_first = tunables.l2_evict_first;
   const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
@@ -384,8 +383,7 @@ void cuda_flash_decode(const AttnbProblem& p, const Layout& layout, const AttnbA
 }
 
 plain_kv::SplitCounters cuda_split_counters(const AttnbProblem& p) {
-  const int32_t head_chunks = (p.num_q_heads / p.num_kv_heads + kFlashDecodeHeads - 1) / kFlashDecodeHeads;
-  return plain_kv::SplitCounters(static_cast<std::size_t>(p.max_batch) * p.num_kv_heads * head_chunks);
+  return plain_kv::SplitCounters(p, kFlashDecodeHeads);
 }
 
 int64_t cuda_flash_decode_resident_blocks(const AttnbProblem& p, int32_t sm_count) {

@@ -423,18 +423,16 @@ void cuda_attend(const AttnbProblem& p, const Layout& layout, const AttnbAttendA
   float* part_o = splits > 1 ? static_cast<float*>(a.workspace) : nullptr;
   float* part_lse =
       splits > 1 ? part_o + static_cast<std::size_t>(tokens) * p.num_q_heads * splits * p.head_dim : nullptr;
-  if (tensor_cores) {
+  if (tensor_cores)
     return cuda_flash_decode(p, layout, a, splits, tunables, fresh_keys, part_o, part_lse, counters, sm_count);
-  } else {
-    const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
-    with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {
-      using T = std::remove_pointer_t<decltype(type_tag)>;
-      kernel<<<dim3(tokens, p.num_kv_heads * chunks, splits), kThreads, 0, stream>>>(
-          *a.cache, layout, static_cast<const T*>(a.q), static_cast<T*>(a.o), q_indptr, part_o,
-          part_lse, p.num_q_heads, p.causal, p.window, sm_scale * kLog2e, chunks);
-    });
-    check_launch("int8_kv attention kernel");
-  }
+  const float sm_scale = p.sm_scale != 0 ? p.sm_scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  with_attend_kernel(p, layout, tile, [&](auto kernel, auto* type_tag, auto) {
+    using T = std::remove_pointer_t<decltype(type_tag)>;
+    kernel<<<dim3(tokens, p.num_kv_heads * chunks, splits), kThreads, 0, stream>>>(
+        *a.cache, layout, static_cast<const T*>(a.q), static_cast<T*>(a.o), q_indptr, part_o,
+        part_lse, p.num_q_heads, p.causal, p.window, sm_scale * kLog2e, chunks);
+  });
+  check_launch("int8_kv attention kernel");
   if (splits > 1) {
     dispatch_half_types(p.dtype, [&](auto* type_tag) {
       using T = std::remove_pointer_t<decltype(type_tag)>;
