@@ -298,55 +298,63 @@ __device__ __forceinline__ RowBounds<1> start_decode_rows(T* sQ, const T* q, int
 // exp2(max_w - max) / total, total = sum_w sum_w exp2(max_w - max). Rows [0, heads) are
 // written as output rows first_row + r of o ([rows][D]), or, when the keys were split, as
 // split `split`'s normalized partial row and its log2-sum-exp2 (part_o [rows][splits][D],
-// part_lse [rows][splits]); given `group` (the block group's two counters:
-// last_split_to_finish), the last of the splits' blocks to finish then merges them into o,
-// else the caller launches merge_splits.
+// part_lse [rows][splits]), except by the last of the splits' blocks to finish (counted in
+// `group`, split_merge.cuh's protocol), which merges its rows with the others' into o.
 template <int D, int kWarps, int ROWS>
 struct DecodeScratch {
-  float* o;       // [kWarps][ROWS][D] unnormalized outputs
-  float* max;     // [kWarps][ROWS]
-  float* sum;     // [kWarps][ROWS]
-  float* weight;  // [kWarps][ROWS]
-  float* lse;     // [ROWS]
+  // A row's stride: 8 floats past D, so that the lanes of a quarter-warp's float2 stores in
+  // stage_decode_rows (8 apart in the head dim, one row each) fall in different banks.
+  static constexpr int kStride = D + 8;
+  float* o;          // [kWarps][ROWS][kStride] unnormalized outputs
+  float* max;        // [kWarps][ROWS]
+  float* sum;        // [kWarps][ROWS]
+  float* weight;     // [kWarps][ROWS]
+  float* lse;        // [ROWS]
+  unsigned* ticket;  // thread 0's arrival (arrive_split)
   __device__ __forceinline__ explicit DecodeScratch(float* scratch)
       : o(scratch),
-        max(o + kWarps * ROWS * D),
+        max(o + kWarps * ROWS * kStride),
         sum(max + kWarps * ROWS),
         weight(sum + kWarps * ROWS),
-        lse(weight + kWarps * ROWS) {}
+        lse(weight + kWarps * ROWS),
+        ticket(reinterpret_cast<unsigned*>(lse + ROWS)) {}
 };
 
-// Stages a WarpState (heads as the m16 tile's rows) for merge_decode_rows<..., 16>.
+// Stages a WarpState (heads as the m16 tile's rows) for merge_decode_rows<..., 16>: only the
+// `heads` rows that are query heads.
 template <int D, int kWarps>
-__device__ __forceinline__ void stage_decode_rows(const WarpState<D, 1>& st, float* scratch) {
+__device__ __forceinline__ void stage_decode_rows(const WarpState<D, 1>& st, float* scratch, int heads) {
   constexpr int kRows = 16;
-  const DecodeScratch<D, kWarps, kRows> s(scratch);
+  using Scratch = DecodeScratch<D, kWarps, kRows>;
+  const Scratch s(scratch);
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int r = warp * kRows + half * 8 + g;
     const float sum = st.row_sum(0, half);
+    if (half * 8 + g >= heads) continue;
     if (t == 0) {
       s.max[r] = st.max[0][half];
       s.sum[r] = sum;
     }
 #pragma unroll
-    for (int j = 0; j < D / 8; ++j) {
-      s.o[r * D + j * 8 + 2 * t] = st.o[0][j][2 * half];
-      s.o[r * D + j * 8 + 2 * t + 1] = st.o[0][j][2 * half + 1];
-    }
+    for (int j = 0; j < D / 8; ++j)
+      *reinterpret_cast<float2*>(s.o + r * Scratch::kStride + j * 8 + 2 * t) =
+          make_float2(st.o[0][j][2 * half], st.o[0][j][2 * half + 1]);
   }
 }
 
 template <typename T, int D, int kWarps, int ROWS>
 __device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std::size_t first_row,
                                                   T* o, float* part_o, float* part_lse,
-                                                  int32_t splits, int32_t split,
-                                                  unsigned* group = nullptr) {
-  constexpr int kThreads = kWarps * 32;
-  const DecodeScratch<D, kWarps, ROWS> s(scratch);
+                                                  int32_t splits, int32_t split, unsigned* group) {
+  constexpr int kThreads = kWarps * 32, kQuads = D / 4;
+  using Scratch = DecodeScratch<D, kWarps, ROWS>;
+  const Scratch s(scratch);
+  unsigned ticket = 0;
+  if (splits > 1 && threadIdx.x == 0) ticket = plain_kv::arrive_split(group);
   __syncthreads();
-  if (threadIdx.x < ROWS) {
+  if (threadIdx.x < heads) {
     const int r = threadIdx.x;
     float top = kNegInf;
     for (int w = 0; w < kWarps; ++w) top = fmaxf(top, s.max[w * ROWS + r]);
@@ -360,21 +368,53 @@ __device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std
       s.weight[w * ROWS + r] = total > 0 ? s.weight[w * ROWS + r] / total : 0.0f;
     s.lse[r] = total > 0 ? top + log2f(total) : kNegInf;  // an empty split: -inf, weight 0 in the merge
   }
+  if (threadIdx.x == 0) *s.ticket = ticket;
   __syncthreads();
-  for (int i = threadIdx.x; i < heads * D; i += kThreads) {
-    const int r = i / D, e = i % D;
-    float out = 0.0f;
-    for (int w = 0; w < kWarps; ++w) out += s.weight[w * ROWS + r] * s.o[(w * ROWS + r) * D + e];
-    const std::size_t row = first_row + r;
-    if (splits == 1) {
-      o[row * D + e] = plain_kv::from_float<T>(out);
-    } else {
-      part_o[(row * splits + split) * D + e] = out;
-      if (e == 0) part_lse[row * splits + split] = s.lse[r];
+  if (splits == 1 || !plain_kv::last_to_arrive(*s.ticket, splits)) {
+    for (int i = threadIdx.x; i < heads * D; i += kThreads) {
+      const int r = i / D, e = i % D;
+      float out = 0.0f;
+      for (int w = 0; w < kWarps; ++w) out += s.weight[w * ROWS + r] * s.o[(w * ROWS + r) * Scratch::kStride + e];
+      const std::size_t row = first_row + r;
+      if (splits == 1) {
+        o[row * D + e] = plain_kv::from_float<T>(out);
+      } else {
+        part_o[(row * splits + split) * D + e] = out;
+        if (e == 0) part_lse[row * splits + split] = s.lse[r];
+      }
     }
+    if (splits > 1) plain_kv::publish_split(group);
+    return;
   }
-  if (group && splits > 1 && plain_kv::last_split_to_finish(group, splits))
-    plain_kv::merge_split_rows<T>(part_o, part_lse, o, first_row, heads, splits, D);
+  if (threadIdx.x == 0) plain_kv::wait_for_splits(group, ticket, splits);
+  __syncthreads();
+  for (int i = threadIdx.x; i < heads * kQuads; i += kThreads) {
+    const int r = i / kQuads, quad = i % kQuads;
+    float4 own = make_float4(0.0f, 0.0f, 0.0f, 0.0f);  // this block's normalized row, never written out
+    for (int w = 0; w < kWarps; ++w) {
+      const float weight = s.weight[w * ROWS + r];
+      const float4 x = *reinterpret_cast<const float4*>(s.o + (w * ROWS + r) * Scratch::kStride + 4 * quad);
+      own.x += weight * x.x;
+      own.y += weight * x.y;
+      own.z += weight * x.z;
+      own.w += weight * x.w;
+    }
+    plain_kv::QuadMerge m;
+    m.add(s.lse[r], own);
+    plain_kv::merge_split_quad<T>(part_o, part_lse, o, first_row + r, quad, splits, D, m, split);
+  }
+}
+
+// merge_decode_rows as a call, for a decode kernel at its register limit (int8_kv's: 128):
+// inlined at its end, the last block's merge made batch 1 x 65536 read 55.9% of the copy
+// bandwidth, called 61.6% (results/h200/experiments/int8_merge_inside). fused's decode
+// inlines it: called, its head-dim-64 kernels dropped to 80 registers and spilled, 88.2% ->
+// 75.0% at 32 x 32768 (experiments/merge_noinline).
+template <typename T, int D, int kWarps, int ROWS>
+__device__ __noinline__ void merge_decode_rows_called(float* scratch, int heads, std::size_t first_row, T* o,
+                                                      float* part_o, float* part_lse, int32_t splits,
+                                                      int32_t split, unsigned* group) {
+  merge_decode_rows<T, D, kWarps, ROWS>(scratch, heads, first_row, o, part_o, part_lse, splits, split, group);
 }
 
 template <typename T, int D, int kWarps>
@@ -383,14 +423,14 @@ __device__ __forceinline__ void store_decode_rows(const WarpState<D, 1>& st, flo
                                                   float* part_o, float* part_lse,
                                                   int32_t splits, int32_t split,
                                                   unsigned* group) {
-  stage_decode_rows<D, kWarps>(st, scratch);
+  stage_decode_rows<D, kWarps>(st, scratch, heads);
   merge_decode_rows<T, D, kWarps, 16>(scratch, heads, first_row, o, part_o, part_lse, splits, split,
                                       group);
 }
 
 // Shared memory the end of a decode block needs (DecodeScratch), in floats.
 constexpr std::size_t decode_merge_floats(int d, int warps, int rows = 16) {
-  return static_cast<std::size_t>(warps) * rows * (d + 3) + rows;
+  return static_cast<std::size_t>(warps) * rows * (d + 8 + 3) + rows + 1;
 }
 
 }  // namespace attnbench::flash

@@ -11,23 +11,12 @@
 
 namespace attnbench::plain_kv {
 
-// Output elements 4 * quad .. 4 * quad + 3 of `row` from part_o [rows][splits][d] (fp32)
-// and part_lse [rows][splits] (log2-sum-exp2) into o [rows][d]. One pass with a running
-// maximum, so every split's loads are independent of the arithmetic and sixteen are in
-// flight at a time: the partials were just written by other blocks and are read from L2,
-// whose latency, not bandwidth, is the merge's cost.
-template <typename T>
-__device__ __forceinline__ void merge_split_quad(const float* part_o, const float* part_lse, T* o,
-                                                 std::size_t row, int32_t quad, int32_t splits,
-                                                 int32_t d) {
-  const std::size_t first = row * splits;
+// A running merge of one quad (four output elements) of partial rows by their log2-sum-exp2.
+struct QuadMerge {
   float top = -INFINITY, total = 0.0f;
   float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-#pragma unroll 16
-  for (int32_t s = 0; s < splits; ++s) {
-    const float lse = __ldcg(part_lse + first + s);
-    const float4 x = __ldcg(reinterpret_cast<const float4*>(part_o + (first + s) * d) + quad);
-    if (lse == -INFINITY) continue;  // a split that saw no key
+  __device__ __forceinline__ void add(float lse, float4 x) {
+    if (lse == -INFINITY) return;  // a split that saw no key
     const float next = fmaxf(top, lse);
     const float rescale = exp2f(top - next), w = exp2f(lse - next);
     total = total * rescale + w;
@@ -37,12 +26,31 @@ __device__ __forceinline__ void merge_split_quad(const float* part_o, const floa
     acc.w = acc.w * rescale + w * x.w;
     top = next;
   }
-  const float inv = total > 0 ? 1.0f / total : 0.0f;  // no split saw a key: the row is 0
+};
+
+// Output elements 4 * quad .. 4 * quad + 3 of `row` from part_o [rows][splits][d] (fp32)
+// and part_lse [rows][splits] (log2-sum-exp2) into o [rows][d], starting from `m` (a merge of
+// split `skip`'s row, which is not read: the last split block's own, never written). One pass
+// with a running maximum, so every split's loads are independent of the arithmetic and sixteen
+// are in flight at a time: the partials were just written by other blocks and are read from
+// L2, whose latency, not bandwidth, is the merge's cost.
+template <typename T>
+__device__ __forceinline__ void merge_split_quad(const float* part_o, const float* part_lse, T* o,
+                                                 std::size_t row, int32_t quad, int32_t splits,
+                                                 int32_t d, QuadMerge m = QuadMerge(), int32_t skip = -1) {
+  const std::size_t first = row * splits;
+#pragma unroll 16
+  for (int32_t s = 0; s < splits; ++s) {
+    const float lse = s == skip ? -INFINITY : __ldcg(part_lse + first + s);
+    const float4 x = __ldcg(reinterpret_cast<const float4*>(part_o + (first + s) * d) + quad);
+    m.add(lse, x);
+  }
+  const float inv = m.total > 0 ? 1.0f / m.total : 0.0f;  // no split saw a key: the row is 0
   T* out = o + row * d + 4 * quad;
-  out[0] = from_float<T>(acc.x * inv);
-  out[1] = from_float<T>(acc.y * inv);
-  out[2] = from_float<T>(acc.z * inv);
-  out[3] = from_float<T>(acc.w * inv);
+  out[0] = from_float<T>(m.acc.x * inv);
+  out[1] = from_float<T>(m.acc.y * inv);
+  out[2] = from_float<T>(m.acc.z * inv);
+  out[3] = from_float<T>(m.acc.w * inv);
 }
 
 // A block per row, a thread per four elements.
@@ -70,43 +78,31 @@ __device__ __forceinline__ unsigned* group_counters(unsigned* counters, int32_t 
   return counters + 2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * head_chunks + chunk);
 }
 
-// Called by every thread of each of a row group's `splits` blocks once its partial rows are
-// written: true in the one block that finishes last, which then sees every split's partials.
-// group[0] counts the arrivals (CUTLASS's semaphore: the block's writes are ordered before
-// thread 0's increment by the barrier and the fence), group[1] the tiles the blocks claimed
-// (fused's TileQueue); the last block puts both back to 0 for the next call.
-__device__ __forceinline__ bool last_split_to_finish(unsigned* group, int32_t splits) {
+// The in-kernel merge's protocol over a group's first counter: its low 16 bits count the
+// blocks that have finished their keys (arrive_split, thread 0, as soon as its block's loop
+// ends: the atomic's trip overlaps the warps' merge), its high 16 bits the blocks whose
+// partials are written (publish_split, CUTLASS's semaphore: the block's writes are ordered
+// before thread 0's increment by the barrier and the fence). The last block to arrive does
+// not write its partials: it waits until the others' are (wait_for_splits, thread 0; they are
+// resident and running, so the wait ends, and it is usually over already: the last block's
+// ticket shows them), then merges its own rows, still in shared memory, with theirs. It puts
+// both of the group's counters (the second: the tiles claimed, fused's TileQueue) back to 0
+// for the next call.
+__device__ __forceinline__ unsigned arrive_split(unsigned* group) { return atomicAdd(group, 1u); }
+__device__ __forceinline__ bool last_to_arrive(unsigned ticket, int32_t splits) {
+  return (ticket & 0xffffu) == static_cast<unsigned>(splits - 1);
+}
+__device__ __forceinline__ void publish_split(unsigned* group) {
   __syncthreads();
-  bool last = false;
   if (threadIdx.x == 0) {
     __threadfence();
-    last = atomicAdd(group, 1u) == static_cast<unsigned>(splits - 1);
-    if (last) group[0] = group[1] = 0;
-    __threadfence();
+    atomicAdd(group, 1u << 16);
   }
-  return __syncthreads_or(last);
 }
-
-// The last block's merge of its group's `rows` output rows, first_row onwards.
-template <typename T>
-__device__ __forceinline__ void merge_split_rows(const float* part_o, const float* part_lse, T* o,
-                                                 std::size_t first_row, int32_t rows, int32_t splits,
-                                                 int32_t d) {
-  const int32_t quads = d / 4;
-  for (int32_t i = threadIdx.x; i < rows * quads; i += blockDim.x)
-    merge_split_quad<T>(part_o, part_lse, o, first_row + i / quads, i % quads, splits, d);
-}
-
-// last_split_to_finish and merge_split_rows as a call, for a decode kernel at its register
-// limit (int8_kv's: 128): inlined at its end, batch 1 x 65536 read 55.9% of the copy bandwidth,
-// called 61.6% (results/h200/experiments/int8_merge_inside). fused's decode inlines them: called,
-// its head-dim-64 kernels drop to 80 registers and spill, 88.2% -> 75.0% at 32 x 32768
-// (experiments/merge_noinline).
-template <typename T>
-__device__ __noinline__ void merge_if_last_split(unsigned* group, const float* part_o,
-                                                 const float* part_lse, T* o, std::size_t first_row,
-                                                 int32_t rows, int32_t splits, int32_t d) {
-  if (last_split_to_finish(group, splits)) merge_split_rows<T>(part_o, part_lse, o, first_row, rows, splits, d);
+__device__ __forceinline__ void wait_for_splits(unsigned* group, unsigned ticket, int32_t splits) {
+  while ((ticket >> 16) != static_cast<unsigned>(splits - 1)) ticket = atomicAdd(group, 0u);
+  group[0] = group[1] = 0;
+  __threadfence();  // the partials' loads come after the count that shows them written
 }
 
 }  // namespace attnbench::plain_kv

@@ -226,7 +226,8 @@ __device__ __forceinline__ void warp_attend_cols(const QueryCols<D>& q, const KO
 template <int D, int kWarps>
 __device__ __forceinline__ void stage_decode_cols(const ColState<D>& st, float* scratch) {
   constexpr int kHeads = 8;
-  const DecodeScratch<D, kWarps, kHeads> s(scratch);
+  using Scratch = DecodeScratch<D, kWarps, kHeads>;
+  const Scratch s(scratch);
   const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
 #pragma unroll
   for (int j = 0; j < 2; ++j) {
@@ -237,10 +238,8 @@ __device__ __forceinline__ void stage_decode_cols(const ColState<D>& st, float* 
       s.sum[r] = sum;
     }
 #pragma unroll
-    for (int i = 0; i < D / 16; ++i) {  // rows g and g + 8 of d-tile i: elements (D / 8) g + 2 i, + 1
-      s.o[r * D + D / 8 * g + 2 * i] = st.o[i][j];
-      s.o[r * D + D / 8 * g + 2 * i + 1] = st.o[i][j + 2];
-    }
+    for (int i = 0; i < D / 16; ++i)  // rows g and g + 8 of d-tile i: elements (D / 8) g + 2 i, + 1
+      *reinterpret_cast<float2*>(s.o + r * Scratch::kStride + D / 8 * g + 2 * i) = make_float2(st.o[i][j], st.o[i][j + 2]);
   }
 }
 

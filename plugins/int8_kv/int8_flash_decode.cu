@@ -299,12 +299,10 @@ __global__ void __launch_bounds__(TKV / 16 * 32, 4)
   __syncthreads();
   stage_decode_cols<D, kWarps>(st, reinterpret_cast<float*>(sK8));
   const std::size_t first_row = static_cast<std::size_t>(b) * p.num_q_heads + head0;
-  merge_decode_rows<T, D, kWarps, kFlashDecodeHeads>(reinterpret_cast<float*>(sK8), heads, first_row,
-                                                     static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split);
-  // With splits, the last block of the group to finish merges them (split_counters.hpp).
-  if (p.splits > 1)
-    plain_kv::merge_if_last_split<T>(plain_kv::group_counters(p.split_counters, b, kvh, chunk, p.head_chunks),
-                                     p.part_o, p.part_lse, static_cast<T*>(p.o), first_row, heads, p.splits, D);
+  // With splits, the last block of the group to finish merges them (split_merge.cuh).
+  merge_decode_rows_called<T, D, kWarps, kFlashDecodeHeads>(
+      reinterpret_cast<float*>(sK8), heads, first_row, static_cast<T*>(p.o), p.part_o, p.part_lse, p.splits, split,
+      plain_kv::group_counters(p.split_counters, b, kvh, chunk, p.head_chunks));
 }
 
 constexpr int kTileKv = kFlashDecodeTileKv;
