@@ -310,14 +310,14 @@ struct DecodeScratch {
   float* sum;        // [kWarps][ROWS]
   float* weight;     // [kWarps][ROWS]
   float* lse;        // [ROWS]
-  unsigned* ticket;  // thread 0's arrival (arrive_split)
+  unsigned* merges;  // whether this block merges the splits (thread 0 tells the others)
   __device__ __forceinline__ explicit DecodeScratch(float* scratch)
       : o(scratch),
         max(o + kWarps * ROWS * kStride),
         sum(max + kWarps * ROWS),
         weight(sum + kWarps * ROWS),
         lse(weight + kWarps * ROWS),
-        ticket(reinterpret_cast<unsigned*>(lse + ROWS)) {}
+        merges(reinterpret_cast<unsigned*>(lse + ROWS)) {}
 };
 
 // Stages a WarpState (heads as the m16 tile's rows) for merge_decode_rows<..., 16>: only the
@@ -368,41 +368,32 @@ __device__ __forceinline__ void merge_decode_rows(float* scratch, int heads, std
       s.weight[w * ROWS + r] = total > 0 ? s.weight[w * ROWS + r] / total : 0.0f;
     s.lse[r] = total > 0 ? top + log2f(total) : kNegInf;  // an empty split: -inf, weight 0 in the merge
   }
-  if (threadIdx.x == 0) *s.ticket = ticket;
   __syncthreads();
-  if (splits == 1 || !plain_kv::last_to_arrive(*s.ticket, splits)) {
-    for (int i = threadIdx.x; i < heads * D; i += kThreads) {
-      const int r = i / D, e = i % D;
-      float out = 0.0f;
-      for (int w = 0; w < kWarps; ++w) out += s.weight[w * ROWS + r] * s.o[(w * ROWS + r) * Scratch::kStride + e];
-      const std::size_t row = first_row + r;
-      if (splits == 1) {
-        o[row * D + e] = plain_kv::from_float<T>(out);
-      } else {
-        part_o[(row * splits + split) * D + e] = out;
-        if (e == 0) part_lse[row * splits + split] = s.lse[r];
-      }
+  // The output, or this split's partial rows: written even by the block that will merge, which
+  // learns it only after.
+  for (int i = threadIdx.x; i < heads * D; i += kThreads) {
+    const int r = i / D, e = i % D;
+    float out = 0.0f;
+    for (int w = 0; w < kWarps; ++w) out += s.weight[w * ROWS + r] * s.o[(w * ROWS + r) * Scratch::kStride + e];
+    const std::size_t row = first_row + r;
+    if (splits == 1) {
+      o[row * D + e] = plain_kv::from_float<T>(out);
+    } else {
+      part_o[(row * splits + split) * D + e] = out;
+      if (e == 0) part_lse[row * splits + split] = s.lse[r];
     }
-    if (splits > 1) plain_kv::publish_split(group);
-    return;
   }
-  if (threadIdx.x == 0) plain_kv::wait_for_splits(group, ticket, splits);
+  if (splits == 1) return;
+  __syncthreads();  // the partials are written
+  if (threadIdx.x == 0) {
+    const bool merges = plain_kv::others_published(ticket, splits) || plain_kv::publish_split(group, splits);
+    if (merges) plain_kv::reset_split_counters(group);
+    *s.merges = merges;
+  }
   __syncthreads();
-  for (int i = threadIdx.x; i < heads * kQuads; i += kThreads) {
-    const int r = i / kQuads, quad = i % kQuads;
-    float4 own = make_float4(0.0f, 0.0f, 0.0f, 0.0f);  // this block's normalized row, never written out
-    for (int w = 0; w < kWarps; ++w) {
-      const float weight = s.weight[w * ROWS + r];
-      const float4 x = *reinterpret_cast<const float4*>(s.o + (w * ROWS + r) * Scratch::kStride + 4 * quad);
-      own.x += weight * x.x;
-      own.y += weight * x.y;
-      own.z += weight * x.z;
-      own.w += weight * x.w;
-    }
-    plain_kv::QuadMerge m;
-    m.add(s.lse[r], own);
-    plain_kv::merge_split_quad<T>(part_o, part_lse, o, first_row + r, quad, splits, D, m, split);
-  }
+  if (!*s.merges) return;
+  for (int i = threadIdx.x; i < heads * kQuads; i += kThreads)
+    plain_kv::merge_split_quad<T>(part_o, part_lse, o, first_row + i / kQuads, i % kQuads, splits, D);
 }
 
 // merge_decode_rows as a call, for a decode kernel at its register limit (int8_kv's: 128):

@@ -29,22 +29,19 @@ struct QuadMerge {
 };
 
 // Output elements 4 * quad .. 4 * quad + 3 of `row` from part_o [rows][splits][d] (fp32)
-// and part_lse [rows][splits] (log2-sum-exp2) into o [rows][d], starting from `m` (a merge of
-// split `skip`'s row, which is not read: the last split block's own, never written). One pass
-// with a running maximum, so every split's loads are independent of the arithmetic and sixteen
-// are in flight at a time: the partials were just written by other blocks and are read from
-// L2, whose latency, not bandwidth, is the merge's cost.
+// and part_lse [rows][splits] (log2-sum-exp2) into o [rows][d]. One pass with a running
+// maximum, so every split's loads are independent of the arithmetic and sixteen are in
+// flight at a time: the partials were just written by other blocks and are read from L2,
+// whose latency, not bandwidth, is the merge's cost.
 template <typename T>
 __device__ __forceinline__ void merge_split_quad(const float* part_o, const float* part_lse, T* o,
                                                  std::size_t row, int32_t quad, int32_t splits,
-                                                 int32_t d, QuadMerge m = QuadMerge(), int32_t skip = -1) {
+                                                 int32_t d) {
   const std::size_t first = row * splits;
+  QuadMerge m;
 #pragma unroll 16
-  for (int32_t s = 0; s < splits; ++s) {
-    const float lse = s == skip ? -INFINITY : __ldcg(part_lse + first + s);
-    const float4 x = __ldcg(reinterpret_cast<const float4*>(part_o + (first + s) * d) + quad);
-    m.add(lse, x);
-  }
+  for (int32_t s = 0; s < splits; ++s)
+    m.add(__ldcg(part_lse + first + s), __ldcg(reinterpret_cast<const float4*>(part_o + (first + s) * d) + quad));
   const float inv = m.total > 0 ? 1.0f / m.total : 0.0f;  // no split saw a key: the row is 0
   T* out = o + row * d + 4 * quad;
   out[0] = from_float<T>(m.acc.x * inv);
@@ -78,31 +75,28 @@ __device__ __forceinline__ unsigned* group_counters(unsigned* counters, int32_t 
   return counters + 2 * ((static_cast<std::size_t>(b) * gridDim.y + kvh) * head_chunks + chunk);
 }
 
-// The in-kernel merge's protocol over a group's first counter: its low 16 bits count the
-// blocks that have finished their keys (arrive_split, thread 0, as soon as its block's loop
-// ends: the atomic's trip overlaps the warps' merge), its high 16 bits the blocks whose
-// partials are written (publish_split, CUTLASS's semaphore: the block's writes are ordered
-// before thread 0's increment by the barrier and the fence). The last block to arrive does
-// not write its partials: it waits until the others' are (wait_for_splits, thread 0; they are
-// resident and running, so the wait ends, and it is usually over already: the last block's
-// ticket shows them), then merges its own rows, still in shared memory, with theirs. It puts
-// both of the group's counters (the second: the tiles claimed, fused's TileQueue) back to 0
-// for the next call.
+// The in-kernel merge's protocol, over a group's first counter: its low 16 bits count the
+// blocks that have finished their keys, its high 16 bits the blocks whose partials are
+// written. Thread 0 of every block arrives as soon as its loop ends (arrive_split: the trip
+// overlaps the warps' merge and the partials' writes) and publishes once the block's partials
+// are written (publish_split; CUTLASS's semaphore: the writes are ordered before thread 0's
+// increment by a barrier and the fence). One block of the group merges: the last to arrive
+// if its ticket shows every other block's partials written already (others_published: it
+// then neither fences nor publishes, the usual case where the group's other blocks ended
+// long before), else the one whose publication is the group's last. It puts both of the
+// group's counters (the second: the tiles claimed, fused's TileQueue) back to 0 for the next
+// call (reset_split_counters): nobody else touches them any more.
 __device__ __forceinline__ unsigned arrive_split(unsigned* group) { return atomicAdd(group, 1u); }
-__device__ __forceinline__ bool last_to_arrive(unsigned ticket, int32_t splits) {
-  return (ticket & 0xffffu) == static_cast<unsigned>(splits - 1);
+__device__ __forceinline__ bool others_published(unsigned ticket, int32_t splits) {
+  return ticket == static_cast<unsigned>(splits - 1) * 0x10001u;
 }
-__device__ __forceinline__ void publish_split(unsigned* group) {
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    __threadfence();
-    atomicAdd(group, 1u << 16);
-  }
+__device__ __forceinline__ bool publish_split(unsigned* group, int32_t splits) {
+  __threadfence();
+  return atomicAdd(group, 1u << 16) >> 16 == static_cast<unsigned>(splits - 1);
 }
-__device__ __forceinline__ void wait_for_splits(unsigned* group, unsigned ticket, int32_t splits) {
-  while ((ticket >> 16) != static_cast<unsigned>(splits - 1)) ticket = atomicAdd(group, 0u);
+__device__ __forceinline__ void reset_split_counters(unsigned* group) {
   group[0] = group[1] = 0;
-  __threadfence();  // the partials' loads come after the count that shows them written
+  __threadfence();  // and the partials' loads come after the count that showed them written
 }
 
 }  // namespace attnbench::plain_kv

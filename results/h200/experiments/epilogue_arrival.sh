@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # One device call (H200): the decode blocks' end made shorter (fused and int8_kv, shared code in
-# flash_warp_tile.cuh and split_merge.cuh): a split block arrives as soon as its loop ends (the
-# atomic's trip overlapping the warps' merge); the last to arrive does not write its partials
-# but waits until the others' are written and merges its own rows, still in shared memory, with
-# theirs; the warps stage only the rows that are query heads, with conflict-free float2 stores.
-# (1) The new build's fused and int8_kv CUDA tests (int8_kv's ConsecutiveSplitDecodesMatch
-# among them), compute-sanitizer memcheck and racecheck over both, every plugin's CUDA
-# correctness cases, validate; where ptxas spilled (fused's 64-key 2-stage decode: 8 bytes).
-# (2) old-plugins/ (HEAD b056efb) against stage/, alternating, three rounds. Run from the
-# repository root over stage.tar.xz.
+# flash_warp_tile.cuh and split_merge.cuh). A split block's thread 0 arrives as soon as its loop
+# ends (the atomic's trip overlapping the warps' merge and the partials' writes); the last to
+# arrive merges at once if its ticket shows every other block's partials written, without a fence
+# or a second atomic; else the block whose publication is the group's last merges, as before. The
+# warps stage only the rows that are query heads, with float2 stores into padded rows.
+# (1) The new build's fused and int8_kv CUDA tests (int8_kv's ConsecutiveSplitDecodesMatch among
+# them), compute-sanitizer memcheck and racecheck over both, every plugin's CUDA correctness
+# cases, validate. (2) old-plugins/ (HEAD b056efb) against stage/, alternating, three rounds.
+# Run from the repository root over stage.tar.xz.
 set -uo pipefail
 out=${OUT:?}
 raw=/tmp/raw; mkdir -p $raw
@@ -29,8 +29,6 @@ log=$out/checks.log
   timeout 120 $tests/plugin_correctness_test --gtest_brief=1 --gtest_filter='*_cuda*' 2>&1 | tail -2
   timeout 150 $bin validate --device cuda --plugin fused,int8_kv 2>&1 | tail -1
   echo "checks done at ${SECONDS}s"
-  # Spills: where the local-memory stores and loads sit against the arrival's atomic.
-  $cuda/cuobjdump -sass $st/fused.so | awk '/Function :/{f=$3; n=0} /\/\*[0-9a-f]{4}\*\//{n++} /STL|LDL|ATOMG|RED\.|EXIT/{if (f ~ /Li128ELi64ELi2E/) print f" #"n": "$0}' | sed 's/  */ /g' | cut -c1-200 | head -30
 } > $log 2>&1
 cat $log
 bench() {  # name dir plugin extra...
